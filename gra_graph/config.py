@@ -1,0 +1,276 @@
+"""Graph files: the pydantic models that describe one GRA committee and its rules.
+
+A graph file (YAML, in ``graphs/``) names the member models, which roles each may play, the
+decision thresholds, revise settings, token budgets and prompt files. Every field has a default
+taken from the paper (arXiv 2504.12322) or, where the paper is silent, a documented project
+choice. Loading a bad file raises :class:`GraphConfigError` naming the offending field, before
+any model is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class Role(StrEnum):
+    """The roles a member can play for one sample."""
+
+    GENERATOR = "generator"
+    REVIEWER = "reviewer"
+    ADJUDICATOR = "adjudicator"
+    ENRICHER = "enricher"
+
+
+class Stage(StrEnum):
+    """Every prompt-driven step of the pipeline; each has a prompt file and a token budget."""
+
+    ANNOTATE = "annotate"
+    COMPOSE_KEYWORDS = "compose_keywords"
+    WRITE_INSTRUCTION = "write_instruction"
+    WRITE_RESPONSE = "write_response"
+    CHECK_INSTRUCTION = "check_instruction"
+    SCORE_RESPONSE = "score_response"
+    ADJUDICATE = "adjudicate"
+    REVISE = "revise"
+    ENRICH = "enrich"
+
+
+DOMAINS: tuple[str, ...] = (
+    "coding",
+    "math",
+    "qa",
+    "reasoning",
+    "roleplay",
+    "language",
+    "creative_writing",
+)
+"""The paper's seven domains."""
+
+
+class GraphConfigError(ValueError):
+    """A graph file that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sampling(_Strict):
+    """Sampling settings of one member (llama.cpp names)."""
+
+    temperature: float = Field(0.7, ge=0.0, le=5.0, description="Softmax temperature; 0 = greedy.")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    top_k: int = Field(40, ge=0, description="Top-k cut-off; 0 disables it.")
+    repeat_penalty: float = Field(1.1, ge=0.0, description="Penalty on recently seen tokens.")
+    seed: int = Field(0, ge=0, description="Member seed, mixed into every call's seed.")
+
+
+class Member(_Strict):
+    """One committee member: a model file plus a persona and sampling settings.
+
+    Several members may share one GGUF file; the file is loaded once and each member differs by
+    persona, sampling and seed (GRA_METHOD.md, "Role draw", project choice).
+    """
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Unique member name.")
+    model: str = Field(
+        ...,
+        description="A bundled model's name (smollm2-135m, gemma3-270m) or a path to a .gguf file "
+        "(relative paths are taken from the graph file's folder).",
+    )
+    chat_format: Literal["auto", "chatml", "gemma", "plain", "template"] = Field(
+        "auto",
+        description="How messages become a prompt: auto = the bundled model's known format, "
+        "else the GGUF's own template; plain = completion-style text for base models.",
+    )
+    n_ctx: int = Field(2048, ge=256, le=131072, description="Context size in tokens.")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
+    n_gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to the GPU; -1 = all.")
+    persona: str = Field("", max_length=2000, description="System prompt prepended to every call.")
+    sampling: Sampling = Field(default_factory=Sampling)
+    roles: tuple[Role, ...] = Field(
+        (Role.GENERATOR, Role.REVIEWER, Role.ADJUDICATOR, Role.ENRICHER),
+        min_length=1,
+        description="Roles this member may be drawn for.",
+    )
+
+
+class Thresholds(_Strict):
+    """The committee decision rule (GRA_METHOD.md, step 4)."""
+
+    tau: float = Field(8.0, ge=0.0, le=10.0, description="Accept threshold on the mean score.")
+    delta: float = Field(1.5, ge=0.0, description="Max standard deviation before adjudication.")
+    min_valid_reviews: int = Field(
+        2,
+        ge=1,
+        description="Fewest non-abstaining reviews needed to decide (project choice); fewer "
+        "rejects the sample as undecidable instead of scoring abstentions as 0.",
+    )
+
+
+class Revise(_Strict):
+    """Revise cycles (project extension): a low-scoring sample goes back to the Generator."""
+
+    max_rounds: int = Field(0, ge=0, le=10, description="Revision rounds allowed; 0 disables.")
+    score_floor: float = Field(
+        5.0, ge=0.0, le=10.0, description="Lowest mean score still worth revising."
+    )
+
+
+class Budgets(_Strict):
+    """Maximum new tokens per stage."""
+
+    annotate: int = Field(96, ge=4)
+    compose_keywords: int = Field(48, ge=4)
+    write_instruction: int = Field(96, ge=4)
+    write_response: int = Field(192, ge=4)
+    check_instruction: int = Field(64, ge=4)
+    score_response: int = Field(160, ge=4)
+    adjudicate: int = Field(160, ge=4)
+    revise: int = Field(192, ge=4)
+    enrich: int = Field(96, ge=4)
+
+    def for_stage(self, stage: Stage) -> int:
+        return int(getattr(self, stage.value))
+
+
+class Dedup(_Strict):
+    """Near-duplicate filter over accepted samples (GRA_METHOD.md, step 6)."""
+
+    enabled: bool = True
+    threshold: float = Field(0.9, gt=0.0, le=1.0, description="Drop if cosine >= this.")
+    embedder: Literal["ngram"] = Field(
+        "ngram",
+        description="ngram: hashed character 3-gram vectors (no extra install). The paper's "
+        "all-MiniLM-L6-v2 is not bundled; see the README.",
+    )
+
+
+class Generation(_Strict):
+    """Generator settings."""
+
+    few_shot: int = Field(3, ge=1, le=8, description="Pool examples shown when composing.")
+    structured_retries: int = Field(
+        1, ge=0, le=5, description="Extra attempts when structured output fails validation."
+    )
+
+
+def _default_prompts() -> dict[Stage, str]:
+    return {stage: f"../prompts/{stage.value}.txt" for stage in Stage}
+
+
+class GraphConfig(_Strict):
+    """Everything one GRA graph needs, as loaded from a graph file."""
+
+    name: str = Field("gra", description="A label for runs of this graph.")
+    description: str = ""
+    members: tuple[Member, ...] = Field(..., min_length=1)
+    committee_size: int = Field(3, ge=1, le=16, description="Reviewers per sample.")
+    adjudication: bool = Field(True, description="Send conflicts to an Adjudicator.")
+    role_assignment: Literal["random", "fixed"] = Field(
+        "random", description="random: a fresh draw per sample (the paper); fixed: ablation."
+    )
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    revise: Revise = Field(default_factory=Revise)
+    budgets: Budgets = Field(default_factory=Budgets)
+    dedup: Dedup = Field(default_factory=Dedup)
+    generation: Generation = Field(default_factory=Generation)
+    prompts: dict[Stage, str] = Field(
+        default_factory=_default_prompts,
+        description="Prompt file per stage, relative to the graph file's folder.",
+    )
+    base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
+
+    @model_validator(mode="after")
+    def _check_committee(self) -> GraphConfig:
+        names = [m.name for m in self.members]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"members: duplicate member names {dupes}")
+        for stage in Stage:
+            if stage not in self.prompts:
+                raise ValueError(f"prompts: no prompt file for stage '{stage.value}'")
+        by_role = {role: [m.name for m in self.members if role in m.roles] for role in Role}
+        for role in (Role.GENERATOR, Role.REVIEWER, Role.ENRICHER):
+            if not by_role[role]:
+                raise ValueError(f"members: no member may play the {role.value} role")
+        if self.adjudication and not by_role[Role.ADJUDICATOR]:
+            raise ValueError("members: adjudication is on but no member may adjudicate")
+        k = self.committee_size
+        for gen in by_role[Role.GENERATOR]:
+            reviewers = [r for r in by_role[Role.REVIEWER] if r != gen]
+            if len(reviewers) < k:
+                raise ValueError(
+                    f"committee_size: {k} reviewers needed besides generator '{gen}', but only "
+                    f"{len(reviewers)} other members may review ({len(self.members)} members)"
+                )
+            if self.adjudication:
+                adjudicators = [a for a in by_role[Role.ADJUDICATOR] if a != gen]
+                worst_left = len(adjudicators) - min(k, len(set(adjudicators) & set(reviewers)))
+                if worst_left < 1:
+                    raise ValueError(
+                        f"committee_size: with generator '{gen}' and {k} reviewers, no member "
+                        "may be left to adjudicate; add a member or lower committee_size"
+                    )
+        return self
+
+    def member(self, name: str) -> Member:
+        """The member called ``name``."""
+        for member in self.members:
+            if member.name == name:
+                return member
+        raise KeyError(name)
+
+    def prompt_path(self, stage: Stage) -> Path:
+        """Absolute path of the prompt file for ``stage``."""
+        return (self.base_dir / self.prompts[stage]).resolve()
+
+    def fingerprint(self) -> str:
+        """A short hash of the settings that shape results, for run directories."""
+        text = self.model_dump_json(exclude={"description"})
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> GraphConfig:
+        """Load and validate a YAML graph file.
+
+        Raises:
+            GraphConfigError: the file is missing, is not YAML, or a field is invalid; the message
+                names the field (for example ``members.2.sampling.temperature``).
+
+        Example:
+            >>> cfg = GraphConfig.from_file("graphs/gra.yaml")  # doctest: +SKIP
+            >>> cfg.thresholds.tau
+            8.0
+        """
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise GraphConfigError(f"{path}: graph file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GraphConfigError(f"{path}: cannot read graph file: {exc}") from None
+        except yaml.YAMLError as exc:
+            raise GraphConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise GraphConfigError(f"{path}: a graph file must be a YAML mapping")
+        try:
+            return cls.model_validate({**raw, "base_dir": path.parent.resolve()})
+        except ValidationError as exc:
+            raise GraphConfigError(format_validation_error(path, exc)) from None
+
+
+def format_validation_error(source: Path | str, exc: ValidationError) -> str:
+    """One line per problem, each naming the dotted field path."""
+    lines = [f"{source}: invalid graph file"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {msg}")
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""The committee decision rule (GRA_METHOD.md, step 4), as pure functions.
+
+Abstaining reviewers are left out of both the mean and the spread; they are never scored 0.
+The spread is the population standard deviation of the reviewers' composite scores (the paper
+does not say which; with three reviewers the population form is the conservative choice that
+never inflates disagreement).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Literal
+
+from gra_graph.config import GraphConfig, Thresholds
+from gra_graph.state import Adjudication, Decision, InstructionCheck, Review, Verdict
+
+
+def committee_verdict(reviews: Sequence[Review], thresholds: Thresholds, round_: int) -> Verdict:
+    """Decide one round from its reviews.
+
+    - fewer than ``min_valid_reviews`` usable reviews: ``undecided``;
+    - mu < tau: ``reject``;
+    - mu >= tau and sigma <= delta: ``accept``;
+    - mu >= tau and sigma > delta: ``conflict`` (goes to the Adjudicator).
+
+    >>> from gra_graph.state import Review
+    >>> r = [Review(reviewer=n, model_file="m", scores={"correctness": s}) for n, s in
+    ...      [("a", 9), ("b", 9), ("c", 8)]]
+    >>> committee_verdict(r, Thresholds(), 0).outcome
+    'accept'
+    """
+    composites = [c for r in reviews if (c := r.composite) is not None]
+    abstentions = len(reviews) - len(composites)
+    if len(composites) < thresholds.min_valid_reviews:
+        return Verdict(
+            round=round_,
+            outcome="undecided",
+            mu=statistics.fmean(composites) if composites else None,
+            sigma=None,
+            valid_reviews=len(composites),
+            abstentions=abstentions,
+        )
+    mu = statistics.fmean(composites)
+    sigma = statistics.pstdev(composites)
+    if mu < thresholds.tau:
+        outcome = "reject"
+    elif sigma <= thresholds.delta:
+        outcome = "accept"
+    else:
+        outcome = "conflict"
+    return Verdict(
+        round=round_,
+        outcome=outcome,
+        mu=round(mu, 4),
+        sigma=round(sigma, 4),
+        valid_reviews=len(composites),
+        abstentions=abstentions,
+    )
+
+
+def instruction_check_outcome(
+    checks: Sequence[InstructionCheck], thresholds: Thresholds
+) -> Decision | None:
+    """Step 3a: a rejection if ANY reviewer fails ANY criterion, else ``None`` (go on).
+
+    Abstaining reviewers neither pass nor fail; fewer than ``min_valid_reviews`` usable checks
+    rejects the sample as undecidable.
+    """
+    failures = [
+        f"{c.reviewer} failed {', '.join(c.failed)}" for c in checks if not c.abstained and c.failed
+    ]
+    if failures:
+        return Decision(status="rejected", reason="instruction check: " + "; ".join(failures))
+    valid = sum(not c.abstained for c in checks)
+    if valid < thresholds.min_valid_reviews:
+        return Decision(
+            status="rejected",
+            reason=f"instruction check undecidable: {valid} usable of {len(checks)} "
+            f"({len(checks) - valid} abstained), need {thresholds.min_valid_reviews}",
+        )
+    return None
+
+
+NextStep = Literal["adjudicate", "revise", "enrich", "end"]
+
+
+def next_step(
+    verdict: Verdict, round_: int, config: GraphConfig
+) -> tuple[NextStep, Decision | None]:
+    """Where a sample goes after the committee's verdict, and the decision if that is final.
+
+    Revise (project extension): a rejected sample whose mean is at least ``revise.score_floor``
+    goes back to the Generator while ``round_ < revise.max_rounds``.
+    """
+    tau = config.thresholds.tau
+    if verdict.outcome == "accept":
+        return "enrich", Decision(
+            status="accepted",
+            reason=f"committee accepts: mu {verdict.mu} >= tau {tau}, "
+            f"sigma {verdict.sigma} <= delta {config.thresholds.delta}",
+        )
+    if verdict.outcome == "conflict":
+        if config.adjudication:
+            return "adjudicate", None
+        return "end", Decision(
+            status="rejected",
+            reason=f"conflict (sigma {verdict.sigma} > delta "
+            f"{config.thresholds.delta}) and adjudication is off",
+        )
+    if verdict.outcome == "undecided":
+        return "end", Decision(
+            status="rejected",
+            reason=f"undecidable: {verdict.valid_reviews} usable reviews "
+            f"({verdict.abstentions} abstained), need {config.thresholds.min_valid_reviews}",
+        )
+    mu = verdict.mu if verdict.mu is not None else 0.0
+    revisable = mu >= config.revise.score_floor
+    if revisable and round_ < config.revise.max_rounds:
+        return "revise", None
+    why = f"committee rejects: mu {verdict.mu} < tau {tau}"
+    if config.revise.max_rounds and revisable:
+        why += f" after {round_} revision round(s) (limit {config.revise.max_rounds})"
+    elif config.revise.max_rounds:
+        why += f"; below the revise floor {config.revise.score_floor}"
+    return "end", Decision(status="rejected", reason=why)
+
+
+def adjudication_decision(adjudication: Adjudication, tau: float) -> Decision:
+    """Step 5: keep the sample only if the Adjudicator's composite is >= tau."""
+    if adjudication.abstained or adjudication.composite is None:
+        return Decision(status="rejected", reason=f"adjudicator abstained: {adjudication.error}")
+    if adjudication.composite >= tau:
+        return Decision(
+            status="accepted",
+            reason=f"adjudicator keeps: composite {adjudication.composite} >= tau {tau}",
+        )
+    return Decision(
+        status="rejected",
+        reason=f"adjudicator drops: composite {adjudication.composite} < tau {tau}",
+    )

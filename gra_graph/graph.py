@@ -1,0 +1,68 @@
+"""The GRA peer-review loop as a LangGraph state machine; reads like the diagram in the README.
+
+```
+draw_roles -> compose_keywords -> write_instruction -> write_response
+  -> check_instruction (one per reviewer) -> gather_checks --any fail--> END (rejected)
+  -> score_response (one per reviewer) -> decide
+       accept -> enrich -> END      conflict -> adjudicate -> enrich | END
+       reject, salvageable, rounds left -> revise -> score_response ...
+       reject otherwise -> END
+```
+"""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from gra_graph.context import GraContext
+from gra_graph.nodes.adjudicate import adjudicate
+from gra_graph.nodes.enrich import enrich
+from gra_graph.nodes.generate import compose_keywords, draw_roles, write_instruction, write_response
+from gra_graph.nodes.review import check_instruction, decide, gather_checks, score_response
+from gra_graph.nodes.revise import revise
+from gra_graph.routing import after_adjudication, after_decision, fan_out, unless_decided
+from gra_graph.state import GraState
+
+
+def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
+    """Compile the GRA graph. Models come later, through ``context=GraContext(...)``.
+
+    Example:
+        >>> graph = build_graph()
+        >>> "adjudicate" in graph.get_graph().nodes
+        True
+    """
+    g = StateGraph(GraState, context_schema=GraContext)
+    g.add_node("draw_roles", draw_roles)
+    g.add_node("compose_keywords", compose_keywords)
+    g.add_node("write_instruction", write_instruction)
+    g.add_node("write_response", write_response)
+    g.add_node("check_instruction", check_instruction)
+    g.add_node("gather_checks", gather_checks)
+    g.add_node("score_response", score_response)
+    g.add_node("decide", decide)
+    g.add_node("adjudicate", adjudicate)
+    g.add_node("revise", revise)
+    g.add_node("enrich", enrich)
+
+    g.add_edge(START, "draw_roles")
+    g.add_edge("draw_roles", "compose_keywords")
+    g.add_conditional_edges(
+        "compose_keywords", unless_decided("write_instruction"), ["write_instruction", END]
+    )
+    g.add_conditional_edges(
+        "write_instruction", unless_decided("write_response"), ["write_response", END]
+    )
+    g.add_conditional_edges(
+        "write_response", fan_out("check_instruction"), ["check_instruction", END]
+    )
+    g.add_edge("check_instruction", "gather_checks")
+    g.add_conditional_edges("gather_checks", fan_out("score_response"), ["score_response", END])
+    g.add_edge("score_response", "decide")
+    g.add_conditional_edges("decide", after_decision, ["adjudicate", "revise", "enrich", END])
+    g.add_conditional_edges("adjudicate", after_adjudication, ["enrich", END])
+    g.add_conditional_edges("revise", fan_out("score_response"), ["score_response", END])
+    g.add_edge("enrich", END)
+    return g.compile(checkpointer=checkpointer, name="gra")

@@ -1,0 +1,126 @@
+"""Calling a member from a node: render the stage's prompt, call, retry within a bound, account.
+
+This is where every model failure ends up: an exception, an empty reply, invalid JSON or a value
+outside the schema is retried (``generation.structured_retries`` extra attempts, each with its
+own seed) and then returned as an error for the node to turn into an abstention or a rejection.
+Nothing here raises for a model's misbehaviour, and nothing invents a default value.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from langchain_core.messages import AIMessage, HumanMessage
+from pydantic import BaseModel
+
+from gra_graph.config import Stage
+from gra_graph.context import GraContext
+from gra_graph.llm.chat_model import StructuredOutputError, parse_structured
+from gra_graph.roles import derive_seed
+from gra_graph.state import CallRecord
+
+T = TypeVar("T")
+S = TypeVar("S", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class CallOutcome(Generic[T]):
+    """The value a call produced (``None`` after exhausting its attempts) and its accounting."""
+
+    value: T | None
+    error: str | None
+    record: CallRecord
+
+
+def _usage(message: AIMessage) -> tuple[int, int]:
+    usage = message.usage_metadata or {}
+    return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+
+
+async def _attempts(
+    ctx: GraContext,
+    member: str,
+    stage: Stage,
+    values: Mapping[str, object],
+    call_key: tuple[object, ...],
+    schema: type[BaseModel] | None,
+) -> CallOutcome[object]:
+    handle = ctx.members[member]
+    prompt = ctx.prompts[stage].render(values)
+    max_tokens = ctx.config.budgets.for_stage(stage)
+    attempts = 1 + ctx.config.generation.structured_retries
+    prompt_tokens = completion_tokens = 0
+    started = time.perf_counter()
+    error = "no attempt"
+    value: object | None = None
+    attempt = 0
+    for attempt in range(1, attempts + 1):
+        seed = derive_seed(ctx.run_seed, member, *call_key, stage.value, attempt)
+        try:
+            if schema is None:
+                message = await handle.chat_model.ainvoke(
+                    [HumanMessage(prompt)], max_tokens=max_tokens, seed=seed
+                )
+            else:
+                runnable = handle.chat_model.with_structured_output(
+                    schema, include_raw=True, max_tokens=max_tokens, seed=seed
+                )
+                out = await runnable.ainvoke([HumanMessage(prompt)])
+                message = out["raw"]
+        except Exception as exc:  # a member that raises is a fault to record, not a crash
+            error = f"{type(exc).__name__}: {exc}"
+            continue
+        pt, ct = _usage(message)
+        prompt_tokens += pt
+        completion_tokens += ct
+        try:
+            if schema is None:
+                text = message.text.strip()
+                if not text:
+                    raise StructuredOutputError("empty reply")
+                value = text
+            else:
+                value = out["parsed"] or parse_structured(message, schema)
+        except StructuredOutputError as exc:
+            error = str(exc)
+            continue
+        error = None
+        break
+    record = CallRecord(
+        stage=stage.value,
+        member=member,
+        model_file=handle.model_ref,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        seconds=round(time.perf_counter() - started, 4),
+        attempts=attempt,
+        ok=error is None,
+        error=error,
+    )
+    return CallOutcome(value if error is None else None, error, record)
+
+
+async def ask_text(
+    ctx: GraContext,
+    member: str,
+    stage: Stage,
+    values: Mapping[str, object],
+    call_key: tuple[object, ...],
+) -> CallOutcome[str]:
+    """Free-text call; an empty reply counts as a failed attempt."""
+    return await _attempts(ctx, member, stage, values, call_key, None)  # type: ignore[return-value]
+
+
+async def ask_structured(
+    ctx: GraContext,
+    member: str,
+    stage: Stage,
+    values: Mapping[str, object],
+    schema: type[S],
+    call_key: tuple[object, ...],
+) -> CallOutcome[S]:
+    """Structured call validated into ``schema``; see the module docstring for failures."""
+    return await _attempts(ctx, member, stage, values, call_key, schema)  # type: ignore[return-value]

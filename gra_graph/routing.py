@@ -1,0 +1,61 @@
+"""Pure routing functions for the graph's conditional edges (unit-tested on plain dicts)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END
+from langgraph.types import Send
+
+from gra_graph.state import GraState, ReviewerTask
+
+
+def reviewer_tasks(state: GraState) -> list[ReviewerTask]:
+    """One task per reviewer of the sample, with what that reviewer is shown."""
+    return [
+        ReviewerTask(
+            run_id=state.get("run_id", ""),
+            seed_index=state["seed_index"],
+            sample_index=state["sample_index"],
+            reviewer=name,
+            domain=state["domain"],
+            instruction=state["instruction"],
+            response=state["response"],
+            round=state.get("round", 0),
+        )
+        for name in state["roles"]["reviewers"]
+    ]
+
+
+def unless_decided(next_node: str):
+    """An edge that ends the thread once a node has set a decision, else goes to ``next_node``."""
+
+    def route(state: GraState) -> str:
+        return END if state.get("decision") else next_node
+
+    route.__name__ = f"to_{next_node}_unless_decided"
+    return route
+
+
+def fan_out(node: str):
+    """An edge that sends one task per reviewer to ``node``, or ends if already decided."""
+
+    def route(state: GraState) -> list[Send] | str:
+        if state.get("decision"):
+            return END
+        return [Send(node, task) for task in reviewer_tasks(state)]
+
+    route.__name__ = f"fan_out_{node}"
+    return route
+
+
+def after_decision(state: GraState) -> Literal["adjudicate", "revise", "enrich", "__end__"]:
+    """Follow the route ``decide`` chose (see :func:`gra_graph.decision.next_step`)."""
+    route = state.get("route", "end")
+    return END if route == "end" else route  # type: ignore[return-value]
+
+
+def after_adjudication(state: GraState) -> Literal["enrich", "__end__"]:
+    """Kept samples get enriched; dropped ones end."""
+    decision = state.get("decision") or {}
+    return "enrich" if decision.get("status") == "accepted" else END

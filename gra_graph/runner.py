@@ -1,0 +1,509 @@
+"""Seeds in, records out: concurrency, checkpoints, resume, output files and accounting.
+
+One LangGraph thread per seed-sample (``thread_id`` = ``"{seed_index}-{sample_index}"``) is
+checkpointed to ``checkpoints.sqlite`` after every step (durability ``sync``). A record is
+appended to ``records.jsonl`` (and fsynced) once its thread ends; running the same command
+again skips every seed-sample that has a record, finishes threads that have a final checkpoint
+but no record, and continues the others from their last checkpoint. ``accepted.jsonl`` is
+derived from the records at the end, after the near-duplicate filter, in one atomic rename.
+
+Run directory layout::
+
+    run.json            what was run (graph and seeds fingerprints, settings) and its status
+    checkpoints.sqlite  LangGraph checkpoints, one thread per seed-sample
+    annotations.jsonl   seeds annotated by a member (keywords/summary/domain were missing)
+    records.jsonl       one provenance record per seed-sample, in finishing order
+    dedup.jsonl         the near-duplicate decision for each accepted record
+    accepted.jsonl      the kept training rows: instruction, response, domain, keywords, summary
+    summary.json        counts, tokens, seconds
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from gra_graph.config import GraphConfig
+from gra_graph.context import GraContext
+from gra_graph.dedup import near_duplicate_filter
+from gra_graph.graph import build_graph
+from gra_graph.llm.members import Members, check_member_models, load_members
+from gra_graph.nodes.annotate import annotate_seed
+from gra_graph.output import (
+    append_jsonl,
+    read_jsonl_repairing,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
+from gra_graph.prompts import load_prompts
+from gra_graph.records import build_record, failed_record
+from gra_graph.roles import sample_rng
+from gra_graph.seeds import seeds_fingerprint
+from gra_graph.state import PoolEntry, Record, Seed
+
+MANIFEST_VERSION = 1
+
+
+class RunDirectoryError(RuntimeError):
+    """The output directory cannot hold this run (another run's files, not writable)."""
+
+
+class RunSummary(BaseModel):
+    """Totals of a run (also written to ``summary.json``)."""
+
+    seed_samples: int = 0
+    resumed_records: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    kept_after_dedup: int = 0
+    near_duplicates: int = 0
+    adjudicated: int = 0
+    revised: int = 0
+    abstentions: int = 0
+    errors: int = 0
+    completion_tokens: int = 0
+    prompt_tokens: int = 0
+    wall_seconds: float = 0.0
+    generated_tokens_per_second: float = 0.0
+    seconds_per_seed_sample: float | None = None
+    rejection_reasons: dict[str, int] = {}
+
+    @property
+    def complete(self) -> bool:
+        return self.errors == 0 and self.accepted + self.rejected == self.seed_samples
+
+
+class RunObserver:
+    """Hooks for progress displays; every method is optional."""
+
+    def on_start(self, total: int, already_done: int) -> None: ...
+    def on_tokens(self, completion_tokens: int) -> None: ...
+    def on_record(self, record: Record, resumed: bool) -> None: ...
+    def on_error(self, key: tuple[int, int], error: BaseException) -> None: ...
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(":", 1)[0]
+
+
+class Runner:
+    """Runs seeds through the GRA graph into a run directory.
+
+    Use as an async context manager; :meth:`records` yields each seed-sample's record as it
+    finishes. Everything that can be wrong with the inputs (prompts, model files, the output
+    directory) fails in ``__aenter__``, before any model call and before anything is written.
+
+    Example:
+        >>> async with Runner(config, seeds, "runs/demo") as runner:  # doctest: +SKIP
+        ...     async for record in runner.records():
+        ...         print(record.status, record.reason)
+    """
+
+    def __init__(
+        self,
+        config: GraphConfig,
+        seeds: Sequence[Seed],
+        out_dir: str | Path,
+        *,
+        samples_per_seed: int = 1,
+        concurrency: int = 4,
+        seed: int = 0,
+        members: Members | None = None,
+        observer: RunObserver | None = None,
+        command: dict[str, Any] | None = None,
+    ) -> None:
+        if samples_per_seed < 1:
+            raise ValueError("samples_per_seed must be >= 1")
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if not seeds:
+            raise ValueError("no seeds")
+        self.config = config
+        self.seeds = list(seeds)
+        self.out_dir = Path(out_dir)
+        self.samples_per_seed = samples_per_seed
+        self.concurrency = concurrency
+        self.seed = seed
+        self.observer = observer or RunObserver()
+        self.command = command or {}
+        self._members = members
+        self._owns_members = members is None
+        self._stack = AsyncExitStack()
+        self._write_lock = asyncio.Lock()
+        self.summary = RunSummary(seed_samples=len(self.seeds) * samples_per_seed)
+        self.run_id = ""
+
+    # ---- paths
+    @property
+    def records_path(self) -> Path:
+        return self.out_dir / "records.jsonl"
+
+    @property
+    def accepted_path(self) -> Path:
+        return self.out_dir / "accepted.jsonl"
+
+    def _manifest(self) -> dict[str, Any]:
+        return {
+            "version": MANIFEST_VERSION,
+            "graph": self.config.name,
+            "graph_fingerprint": self.config.fingerprint(),
+            "seeds_fingerprint": seeds_fingerprint(self.seeds),
+            "seeds": len(self.seeds),
+            "samples_per_seed": self.samples_per_seed,
+            "seed": self.seed,
+        }
+
+    # ---- lifecycle
+    async def __aenter__(self) -> Runner:
+        prompts = load_prompts(self.config)
+        manifest = self._manifest()
+        self._check_out_dir(manifest)
+        if self._members is None:
+            check_member_models(self.config)
+            self._members = await asyncio.to_thread(load_members, self.config)
+        self._prepare_out_dir(manifest)
+        self.run_id = (
+            f"{self.config.name}-{manifest['graph_fingerprint'][:6]}-"
+            f"{manifest['seeds_fingerprint'][:6]}-s{self.seed}"
+        )
+        self.context = GraContext(self.config, self._members, prompts, self.seed)
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        saver = await self._stack.enter_async_context(
+            AsyncSqliteSaver.from_conn_string(str(self.out_dir / "checkpoints.sqlite"))
+        )
+        self.graph = build_graph(checkpointer=saver)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+        if self._owns_members and self._members is not None:
+            self._members.close()
+
+    def _check_out_dir(self, manifest: dict[str, Any]) -> None:
+        run_file = self.out_dir / "run.json"
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise RunDirectoryError(f"{self.out_dir} exists and is not a directory")
+        if run_file.exists():
+            import json
+
+            try:
+                previous = json.loads(run_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise RunDirectoryError(f"{run_file} is unreadable: {exc}") from None
+            mismatched = [k for k, v in manifest.items() if previous.get(k) != v]
+            if mismatched:
+                raise RunDirectoryError(
+                    f"{self.out_dir} holds a different run (differs in {', '.join(mismatched)}); "
+                    "resume it with its original graph, seeds and settings, or choose a new --out"
+                )
+        elif self.out_dir.exists() and any(self.out_dir.iterdir()):
+            raise RunDirectoryError(
+                f"{self.out_dir} is not empty and holds no gra run; choose a new --out"
+            )
+
+    def _prepare_out_dir(self, manifest: dict[str, Any]) -> None:
+        run_file = self.out_dir / "run.json"
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if not run_file.exists():
+                write_json_atomic(
+                    run_file,
+                    {
+                        **manifest,
+                        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "command": self.command,
+                        "status": "running",
+                    },
+                )
+        except OSError as exc:
+            raise RunDirectoryError(f"cannot write to {self.out_dir}: {exc.strerror}") from None
+
+    def _set_status(self, status: str) -> None:
+        import json
+
+        run_file = self.out_dir / "run.json"
+        data = json.loads(run_file.read_text(encoding="utf-8"))
+        data["status"] = status
+        write_json_atomic(run_file, data)
+
+    # ---- the run
+    async def records(self) -> AsyncIterator[Record]:
+        """Run every unfinished seed-sample; yield each record as its thread ends.
+
+        Records that an earlier, interrupted run already wrote are yielded first.
+        """
+        started = time.perf_counter()
+        previous = [Record.model_validate(r) for r in read_jsonl_repairing(self.records_path)]
+        done = {r.key for r in previous}
+        self.observer.on_start(self.summary.seed_samples, len(done))
+        for record in previous:
+            self.summary.resumed_records += 1
+            self._count(record, resumed=True)
+            yield record
+
+        annotated = await self._annotated_seeds()
+        pools = self._pools(annotated)
+        pending = [
+            (i, j)
+            for i in range(len(self.seeds))
+            for j in range(self.samples_per_seed)
+            if (i, j) not in done
+        ]
+        queue: asyncio.Queue[Record | None] = asyncio.Queue()
+        keys: Iterator[tuple[int, int]] = iter(pending)
+
+        async def worker() -> None:
+            for key in keys:
+                try:
+                    record = await self._run_one(key, annotated, pools)
+                except Exception as exc:  # counted and reported; the thread resumes next run
+                    self.summary.errors += 1
+                    self.observer.on_error(key, exc)
+                    continue
+                async with self._write_lock:
+                    append_jsonl(self.records_path, [record.model_dump(mode="json")])
+                self._count(record, resumed=False)
+                await queue.put(record)
+
+        async def supervise() -> None:
+            try:
+                await asyncio.gather(
+                    *(worker() for _ in range(min(self.concurrency, len(pending) or 1)))
+                )
+            finally:
+                await queue.put(None)
+
+        supervisor = asyncio.create_task(supervise())
+        try:
+            while (record := await queue.get()) is not None:
+                yield record
+            await supervisor
+        finally:
+            if not supervisor.done():
+                supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await supervisor
+        self.summary.wall_seconds = round(time.perf_counter() - started, 3)
+        self._finish()
+
+    async def _run_one(
+        self,
+        key: tuple[int, int],
+        annotated: dict[int, Seed | None],
+        pools: dict[str, list[PoolEntry]],
+    ) -> Record:
+        seed_index, sample_index = key
+        seed = annotated.get(seed_index)
+        if seed is None:
+            original = self.seeds[seed_index]
+            return failed_record(
+                self.run_id,
+                seed_index,
+                sample_index,
+                original.domain or "unknown",
+                "seed annotation failed: no member produced usable keywords/summary for this seed",
+            )
+        thread = {"configurable": {"thread_id": f"{seed_index}-{sample_index}"}}
+        snapshot = await self.graph.aget_state(thread)
+        if not (snapshot.values and not snapshot.next):
+            start = None if snapshot.values else self._initial_state(key, seed, pools)
+            async for chunk in self.graph.astream(
+                start, thread, context=self.context, stream_mode="updates", durability="sync"
+            ):
+                self._observe(chunk)
+            snapshot = await self.graph.aget_state(thread)
+        return build_record(snapshot.values, self.run_id, self.context.members)
+
+    def _initial_state(
+        self, key: tuple[int, int], seed: Seed, pools: dict[str, list[PoolEntry]]
+    ) -> dict[str, Any]:
+        seed_index, sample_index = key
+        assert seed.domain and seed.keywords and seed.summary
+        own = PoolEntry(keywords=seed.keywords, summary=seed.summary)
+        others = [p for p in pools[seed.domain] if p != own]
+        rng = sample_rng(self.seed, seed_index, sample_index, "pool")
+        picks = rng.sample(others, min(len(others), self.config.generation.few_shot - 1))
+        return {
+            "run_id": self.run_id,
+            "seed_index": seed_index,
+            "sample_index": sample_index,
+            "seed": seed.model_dump(),
+            "domain": seed.domain,
+            "pool": [p.model_dump() for p in [own, *picks]],
+        }
+
+    def _observe(self, chunk: dict[str, Any]) -> None:
+        for update in chunk.values():
+            if isinstance(update, dict):
+                tokens = sum(c.get("completion_tokens", 0) for c in update.get("calls", []))
+                if tokens:
+                    self.observer.on_tokens(tokens)
+
+    # ---- seed annotation and pools
+    async def _annotated_seeds(self) -> dict[int, Seed | None]:
+        path = self.out_dir / "annotations.jsonl"
+        cached = {row["seed_index"]: row for row in read_jsonl_repairing(path)}
+        result: dict[int, Seed | None] = {}
+        todo = []
+        for i, seed in enumerate(self.seeds):
+            if seed.annotated:
+                result[i] = seed
+            elif i in cached:
+                row = cached[i]
+                result[i] = Seed.model_validate(row["seed"]) if row["seed"] else None
+            else:
+                todo.append(i)
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def annotate(i: int) -> None:
+            async with semaphore:
+                filled, out = await annotate_seed(self.context, self.seeds[i], i)
+            result[i] = filled
+            async with self._write_lock:
+                append_jsonl(
+                    path,
+                    [
+                        {
+                            "seed_index": i,
+                            "seed": filled.model_dump() if filled else None,
+                            "error": out.error,
+                            "call": out.record.model_dump(),
+                        }
+                    ],
+                )
+            self.observer.on_tokens(out.record.completion_tokens)
+
+        await asyncio.gather(*(annotate(i) for i in todo))
+        return result
+
+    @staticmethod
+    def _pools(annotated: dict[int, Seed | None]) -> dict[str, list[PoolEntry]]:
+        pools: dict[str, list[PoolEntry]] = {}
+        for seed in annotated.values():
+            if seed is not None and seed.domain and seed.keywords and seed.summary:
+                pools.setdefault(seed.domain, []).append(
+                    PoolEntry(keywords=seed.keywords, summary=seed.summary)
+                )
+        return pools
+
+    # ---- accounting and the end of a run
+    def _count(self, record: Record, resumed: bool) -> None:
+        s = self.summary
+        if record.status == "accepted":
+            s.accepted += 1
+        else:
+            s.rejected += 1
+            kind = _reason_kind(record.reason)
+            s.rejection_reasons[kind] = s.rejection_reasons.get(kind, 0) + 1
+        s.adjudicated += record.adjudication is not None
+        s.revised += bool(record.revisions)
+        s.abstentions += sum(c.abstained for c in record.checks)
+        s.abstentions += sum(r.abstained for r in record.reviews)
+        s.completion_tokens += record.completion_tokens
+        s.prompt_tokens += sum(c.prompt_tokens for c in record.calls)
+        self.observer.on_record(record, resumed)
+
+    def _finish(self) -> None:
+        records = [Record.model_validate(r) for r in read_jsonl_repairing(self.records_path)]
+        accepted = sorted((r for r in records if r.status == "accepted"), key=lambda r: r.key)
+        kept = self._write_accepted(accepted)
+        s = self.summary
+        s.kept_after_dedup = len(kept)
+        s.near_duplicates = len(accepted) - len(kept)
+        s.rejection_reasons = dict(Counter(s.rejection_reasons).most_common())
+        fresh_tokens = s.completion_tokens - sum(
+            r.completion_tokens for r in records[: s.resumed_records]
+        )
+        if s.wall_seconds:
+            s.generated_tokens_per_second = round(fresh_tokens / s.wall_seconds, 2)
+            fresh = s.accepted + s.rejected - s.resumed_records
+            if fresh:
+                s.seconds_per_seed_sample = round(s.wall_seconds / fresh, 2)
+        write_json_atomic(self.out_dir / "summary.json", s.model_dump())
+        self._set_status("complete" if s.complete else "incomplete")
+
+    def _write_accepted(self, accepted: list[Record]) -> list[Record]:
+        if self.config.dedup.enabled and accepted:
+            decisions = near_duplicate_filter(
+                [f"{r.instruction}\n{r.response}" for r in accepted],
+                [_rank(r) for r in accepted],
+                self.config.dedup.threshold,
+            )
+        else:
+            decisions = []
+        dropped = {d.index for d in decisions if not d.kept}
+        write_jsonl_atomic(
+            self.out_dir / "dedup.jsonl",
+            (
+                {
+                    "seed_index": accepted[d.index].seed_index,
+                    "sample_index": accepted[d.index].sample_index,
+                    "kept": d.kept,
+                    "similarity": d.similarity,
+                    "nearest": (list(accepted[d.nearest].key) if d.nearest is not None else None),
+                }
+                for d in decisions
+            ),
+        )
+        kept = [r for i, r in enumerate(accepted) if i not in dropped]
+        write_jsonl_atomic(self.accepted_path, (r.accepted_row() for r in kept))
+        return kept
+
+
+def _rank(record: Record) -> float:
+    """Dedup order: the committee mean, or the adjudicator's composite when it decided."""
+    if record.adjudication is not None and record.adjudication.composite is not None:
+        return record.adjudication.composite
+    return record.mu or 0.0
+
+
+async def run_seeds(
+    config: GraphConfig,
+    seeds: Sequence[Seed],
+    out_dir: str | Path,
+    *,
+    samples_per_seed: int = 1,
+    concurrency: int = 4,
+    seed: int = 0,
+    members: Members | None = None,
+    observer: RunObserver | None = None,
+) -> AsyncIterator[Record]:
+    """Run seeds through the GRA graph, yielding each seed-sample's record as it finishes.
+
+    Example:
+        >>> config = GraphConfig.from_file("graphs/gra.yaml")  # doctest: +SKIP
+        >>> async for record in run_seeds(config, read_seeds("examples/seeds.jsonl"),
+        ...                               "runs/api"):  # doctest: +SKIP
+        ...     print(record.status, record.reason)
+    """
+    async with Runner(
+        config,
+        seeds,
+        out_dir,
+        samples_per_seed=samples_per_seed,
+        concurrency=concurrency,
+        seed=seed,
+        members=members,
+        observer=observer,
+    ) as runner:
+        async for record in runner.records():
+            yield record
+
+
+__all__ = [
+    "RunDirectoryError",
+    "RunObserver",
+    "RunSummary",
+    "Runner",
+    "run_seeds",
+]

@@ -1,0 +1,248 @@
+"""Shapes of the data: seeds, samples, reviews, verdicts, records, and the graph state.
+
+Nothing else in the package defines data shapes. Graph state is a ``TypedDict`` whose list
+channels carry explicit reducers, because reviewers write to them in parallel (``Send``) and the
+order inside one superstep is not guaranteed.
+"""
+
+from __future__ import annotations
+
+import operator
+import statistics
+from typing import Annotated, Any, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gra_graph.config import DOMAINS
+
+Domain = Literal["coding", "math", "qa", "reasoning", "roleplay", "language", "creative_writing"]
+assert set(DOMAINS) == set(Domain.__args__)  # one list of domains, two spellings
+
+SCORE_DIMENSIONS: tuple[str, ...] = (
+    "correctness",
+    "clarity",
+    "completeness",
+    "relevance",
+    "coherence",
+    "ethicality",
+)
+CHECK_CRITERIA: tuple[str, ...] = ("rationality", "completeness", "clarity")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Seed(_Model):
+    """One seed line. Keywords and summary are annotated by a member when absent."""
+
+    instruction: str = Field(..., min_length=1)
+    response: str = Field(..., min_length=1)
+    domain: Domain | None = None
+    keywords: list[str] | None = Field(None, min_length=3, max_length=3)
+    summary: str | None = Field(None, min_length=1)
+
+    @property
+    def annotated(self) -> bool:
+        return self.domain is not None and self.keywords is not None and self.summary is not None
+
+
+class PoolEntry(_Model):
+    """A (keywords, summary) pair the Generator learns patterns from."""
+
+    keywords: list[str]
+    summary: str
+
+
+class CallRecord(_Model):
+    """Accounting of one model call (distilabel-style per-step metadata)."""
+
+    stage: str
+    member: str
+    model_file: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    attempts: int = 1
+    ok: bool = True
+    error: str | None = None
+
+
+class InstructionCheck(_Model):
+    """One reviewer's pass/fail verdict on the instruction (GRA_METHOD.md step 3a)."""
+
+    reviewer: str
+    model_file: str
+    abstained: bool = False
+    criteria: dict[str, bool] = Field(default_factory=dict)
+    reason: str = ""
+    error: str | None = None
+
+    @property
+    def failed(self) -> list[str]:
+        return [c for c, ok in self.criteria.items() if not ok]
+
+
+class Review(_Model):
+    """One reviewer's scores of the response in one round (GRA_METHOD.md step 3b).
+
+    An abstaining reviewer has no scores; it is excluded from mean and spread, never counted 0.
+    """
+
+    reviewer: str
+    model_file: str
+    round: int = 0
+    abstained: bool = False
+    scores: dict[str, int] = Field(default_factory=dict)
+    strengths: str = ""
+    weaknesses: str = ""
+    error: str | None = None
+
+    @property
+    def composite(self) -> float | None:
+        if self.abstained or not self.scores:
+            return None
+        return statistics.fmean(self.scores.values())
+
+
+class Verdict(_Model):
+    """The committee's decision for one round (GRA_METHOD.md step 4)."""
+
+    round: int
+    outcome: Literal["accept", "reject", "conflict", "undecided"]
+    mu: float | None
+    sigma: float | None
+    valid_reviews: int
+    abstentions: int
+
+
+class Adjudication(_Model):
+    """The Adjudicator's re-score of a conflicted sample (GRA_METHOD.md step 5)."""
+
+    adjudicator: str
+    model_file: str
+    abstained: bool = False
+    scores: dict[str, int] = Field(default_factory=dict)
+    composite: float | None = None
+    rationale: str = ""
+    keep: bool = False
+    error: str | None = None
+
+
+class Revision(_Model):
+    """One revise cycle: the prior response, the feedback it got, and the new response."""
+
+    round: int
+    reviser: str
+    prior_response: str
+    feedback: list[str]
+    prior_mu: float | None
+    new_response: str
+
+
+class RoleDraw(_Model):
+    """Who plays what for one sample."""
+
+    generator: str
+    reviewers: list[str]
+    adjudicator: str | None
+    enricher: str
+
+
+class Decision(_Model):
+    """The terminal state of one seed-sample."""
+
+    status: Literal["accepted", "rejected"]
+    reason: str
+
+
+class GraState(TypedDict, total=False):
+    """State of one seed-sample thread.
+
+    List channels are append-only (``operator.add``); the decision rule reads the reviews of the
+    current ``round`` only.
+    """
+
+    # inputs
+    run_id: str
+    seed_index: int
+    sample_index: int
+    seed: dict[str, Any]
+    domain: str
+    pool: list[dict[str, Any]]
+    # role draw
+    roles: dict[str, Any]
+    # generated sample
+    keywords: list[str]
+    instruction: str
+    response: str
+    summary: str | None
+    enriched: bool
+    # review
+    checks: Annotated[list[dict[str, Any]], operator.add]
+    reviews: Annotated[list[dict[str, Any]], operator.add]
+    verdicts: Annotated[list[dict[str, Any]], operator.add]
+    adjudication: dict[str, Any] | None
+    revisions: Annotated[list[dict[str, Any]], operator.add]
+    round: int
+    route: str
+    calls: Annotated[list[dict[str, Any]], operator.add]
+    decision: dict[str, Any] | None
+
+
+class ReviewerTask(TypedDict):
+    """Payload of one reviewer's ``Send`` (fan-out): what the reviewer sees, nothing more."""
+
+    run_id: str
+    seed_index: int
+    sample_index: int
+    reviewer: str
+    domain: str
+    instruction: str
+    response: str
+    round: int
+
+
+class Record(_Model):
+    """The provenance record of one seed-sample, one line of ``records.jsonl``."""
+
+    run_id: str
+    seed_index: int
+    sample_index: int
+    status: Literal["accepted", "rejected"]
+    reason: str
+    domain: str
+    instruction: str | None
+    response: str | None
+    keywords: list[str] | None
+    summary: str | None
+    roles: RoleDraw | None
+    models: dict[str, str] = Field(description="member -> model file, for every member used")
+    checks: list[InstructionCheck]
+    reviews: list[Review]
+    verdicts: list[Verdict]
+    adjudication: Adjudication | None
+    revisions: list[Revision]
+    rounds: int
+    calls: list[CallRecord]
+    completion_tokens: int
+    seconds: float
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.seed_index, self.sample_index)
+
+    @property
+    def mu(self) -> float | None:
+        """Mean score of the final round, the ordering key of the dedup pass."""
+        return self.verdicts[-1].mu if self.verdicts else None
+
+    def accepted_row(self) -> dict[str, Any]:
+        """The five-field training row written to ``accepted.jsonl``."""
+        return {
+            "instruction": self.instruction,
+            "response": self.response,
+            "domain": self.domain,
+            "keywords": self.keywords,
+            "summary": self.summary,
+        }
