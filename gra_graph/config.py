@@ -128,12 +128,12 @@ class Budgets(_Strict):
 
     annotate: int = Field(96, ge=4)
     compose_keywords: int = Field(48, ge=4)
-    write_instruction: int = Field(96, ge=4)
-    write_response: int = Field(192, ge=4)
-    check_instruction: int = Field(64, ge=4)
-    score_response: int = Field(160, ge=4)
-    adjudicate: int = Field(160, ge=4)
-    revise: int = Field(192, ge=4)
+    write_instruction: int = Field(64, ge=4)
+    write_response: int = Field(160, ge=4)
+    check_instruction: int = Field(80, ge=4)
+    score_response: int = Field(144, ge=4)
+    adjudicate: int = Field(128, ge=4)
+    revise: int = Field(160, ge=4)
     enrich: int = Field(96, ge=4)
 
     def for_stage(self, stage: Stage) -> int:

@@ -20,7 +20,7 @@ DomainName = Literal[
 ]
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Keywords = Annotated[list[Keyword], Field(min_length=3, max_length=3)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=160)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=240)]
 
 

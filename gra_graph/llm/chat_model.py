@@ -52,7 +52,7 @@ def parse_structured(message: AIMessage, schema: type[BaseModel]) -> BaseModel:
     if not text:
         raise StructuredOutputError("empty reply")
     try:
-        data = json.loads(text)
+        data = json.loads(text, strict=False)  # control characters inside strings are harmless
     except json.JSONDecodeError as exc:
         raise StructuredOutputError(
             f"invalid JSON: {exc.msg} at {exc.pos}: {text[:80]!r}"

@@ -1,0 +1,182 @@
+"""The ``gra`` command: a thin shell over the runner and the graph."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from gra_graph.config import GraphConfig, GraphConfigError
+from gra_graph.llm.bundled import BundledModelError
+from gra_graph.llm.engine import ModelLoadError
+from gra_graph.llm.gguf import ModelFileError
+from gra_graph.runner import RunDirectoryError, Runner
+from gra_graph.seeds import SeedFileError, read_seeds
+
+EXIT_INPUT = 2
+EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
+
+USER_ERRORS = (
+    GraphConfigError,
+    SeedFileError,
+    ModelFileError,
+    ModelLoadError,
+    BundledModelError,
+    RunDirectoryError,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gra",
+        description="Synthesize instruction data with a peer-review committee of small local "
+        "LLMs (GRA: Generator, Reviewers, Adjudicator).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run",
+        help="run seeds through a graph file into an output directory (resumable)",
+        description="Run seeds through a GRA graph. Writes OUT/records.jsonl (one provenance "
+        "record per seed-sample) and OUT/accepted.jsonl (the kept rows). Interrupted? Run the "
+        "same command again: finished seed-samples are kept, the rest resume from their last "
+        "checkpoint.",
+    )
+    run.add_argument("graph", type=Path, help="graph file, e.g. graphs/gra.yaml")
+    run.add_argument("--seeds", type=Path, required=True, help="seeds JSONL file")
+    run.add_argument("--out", type=Path, required=True, help="run directory (created)")
+    run.add_argument(
+        "--samples-per-seed",
+        type=int,
+        default=1,
+        metavar="N",
+        help="new samples to synthesize from each seed (default: 1)",
+    )
+    run.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        metavar="K",
+        help="seed-samples in flight at once (default: 4)",
+    )
+    run.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="run seed: fixes role draws, few-shot picks and sampling (default: 0)",
+    )
+    run.add_argument(
+        "--limit", type=int, default=None, metavar="M", help="use only the first M seeds"
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    check = sub.add_parser("check", help="validate a graph file and its prompts and model files")
+    check.add_argument("graph", type=Path)
+
+    draw = sub.add_parser("draw", help="print the graph as Mermaid (default) or ASCII, offline")
+    draw.add_argument("--format", choices=["mermaid", "ascii"], default="mermaid")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gra`` console script."""
+    args = _parser().parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        if args.command == "run":
+            return asyncio.run(_run(args, console))
+        if args.command == "check":
+            return _check(args, console)
+        return _draw(args)
+    except USER_ERRORS as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        console.print("interrupted; run the same command again to resume")
+        return EXIT_INTERRUPTED
+
+
+def _numbers_ok(args: argparse.Namespace) -> None:
+    for flag, value in (
+        ("--samples-per-seed", args.samples_per_seed),
+        ("--concurrency", args.concurrency),
+    ):
+        if value < 1:
+            raise GraphConfigError(f"{flag} must be at least 1, got {value}")
+    if args.limit is not None and args.limit < 1:
+        raise GraphConfigError(f"--limit must be at least 1, got {args.limit}")
+
+
+async def _run(args: argparse.Namespace, console: Console) -> int:
+    from gra_graph.progress import RichProgress, summary_table
+
+    _numbers_ok(args)
+    config = GraphConfig.from_file(args.graph)
+    seeds = read_seeds(args.seeds)
+    if args.limit:
+        seeds = seeds[: args.limit]
+    command = {
+        "graph": str(args.graph),
+        "seeds": str(args.seeds),
+        "limit": args.limit,
+        "samples_per_seed": args.samples_per_seed,
+        "concurrency": args.concurrency,
+        "seed": args.seed,
+    }
+    progress = RichProgress(console)
+    runner = Runner(
+        config,
+        seeds,
+        args.out,
+        samples_per_seed=args.samples_per_seed,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        observer=None if args.quiet else progress,
+        command=command,
+    )
+    console.print(f"loading {len(config.members)} members of graph '{config.name}'...")
+    async with runner:
+        if args.quiet:
+            async for _ in runner.records():
+                pass
+        else:
+            with progress:
+                async for _ in runner.records():
+                    pass
+    console.print(summary_table(runner.summary))
+    console.print(f"records:  {runner.records_path}\naccepted: {runner.accepted_path}")
+    return 0 if runner.summary.complete else EXIT_INCOMPLETE
+
+
+def _check(args: argparse.Namespace, console: Console) -> int:
+    from gra_graph.llm.members import check_member_models
+    from gra_graph.prompts import load_prompts
+
+    config = GraphConfig.from_file(args.graph)
+    load_prompts(config)
+    paths = check_member_models(config)
+    console.print(
+        f"{args.graph}: ok - {len(config.members)} members on "
+        f"{len(set(paths.values()))} model file(s), committee of "
+        f"{config.committee_size}, tau {config.thresholds.tau}, "
+        f"delta {config.thresholds.delta}, revise rounds {config.revise.max_rounds}"
+    )
+    return 0
+
+
+def _draw(args: argparse.Namespace) -> int:
+    from gra_graph.graph import build_graph
+
+    drawable = build_graph().get_graph()
+    sys.stdout.write(drawable.draw_ascii() if args.format == "ascii" else drawable.draw_mermaid())
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The live progress bar and the end-of-run summary table of ``gra run``."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gra_graph.runner import RunObserver, RunSummary
+from gra_graph.state import Record
+
+
+class RichProgress(RunObserver):
+    """A rich progress bar with accepted / rejected / adjudicated / revised counts and tok/s."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.counts = {"accepted": 0, "rejected": 0, "adjudicated": 0, "revised": 0}
+        self.tokens = 0
+        self.started = time.perf_counter()
+        self.progress = Progress(
+            TextColumn("[bold]seed-samples"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TextColumn("{task.fields[speed]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("run", total=None, counts="", speed="")
+
+    def __enter__(self) -> RichProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._refresh()
+        self.progress.stop()
+
+    def _refresh(self) -> None:
+        c = self.counts
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(
+            self.task,
+            counts=f"[green]acc {c['accepted']}[/] [red]rej {c['rejected']}[/] "
+            f"adj {c['adjudicated']} rev {c['revised']}",
+            speed=f"{self.tokens / elapsed:.1f} tok/s",
+        )
+
+    def on_start(self, total: int, already_done: int) -> None:
+        self.progress.update(self.task, total=total)
+        if already_done:
+            self.console.print(f"resuming: {already_done} of {total} seed-samples already done")
+        self._refresh()
+
+    def on_tokens(self, completion_tokens: int) -> None:
+        self.tokens += completion_tokens
+        self._refresh()
+
+    def on_record(self, record: Record, resumed: bool) -> None:
+        self.counts[record.status] += 1
+        self.counts["adjudicated"] += record.adjudication is not None
+        self.counts["revised"] += bool(record.revisions)
+        self.progress.advance(self.task)
+        self._refresh()
+
+    def on_error(self, key: tuple[int, int], error: BaseException) -> None:
+        self.console.print(
+            f"[red]seed {key[0]} sample {key[1]} failed: {type(error).__name__}: {error}[/] "
+            "(its checkpoint is kept; run the same command again to retry it)"
+        )
+
+
+def summary_table(summary: RunSummary) -> Table:
+    """The end-of-run table."""
+    table = Table(title="gra run summary", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows = [
+        ("seed-samples", summary.seed_samples),
+        ("  from an earlier run", summary.resumed_records),
+        ("accepted by review", summary.accepted),
+        ("  kept after near-duplicate filter", summary.kept_after_dedup),
+        ("  near-duplicates dropped", summary.near_duplicates),
+        ("rejected", summary.rejected),
+        ("adjudicated", summary.adjudicated),
+        ("revised", summary.revised),
+        ("reviewer abstentions", summary.abstentions),
+        ("errors (retry by running again)", summary.errors),
+        ("generated tokens", summary.completion_tokens),
+        ("prompt tokens", summary.prompt_tokens),
+        ("wall seconds", f"{summary.wall_seconds:.1f}"),
+        ("generated tokens / s", f"{summary.generated_tokens_per_second:.1f}"),
+        (
+            "seconds / seed-sample",
+            "-"
+            if summary.seconds_per_seed_sample is None
+            else f"{summary.seconds_per_seed_sample}",
+        ),
+    ]
+    for kind, count in summary.rejection_reasons.items():
+        rows.append((f"  rejected: {kind}", count))
+    for what, value in rows:
+        table.add_row(what, str(value))
+    return table

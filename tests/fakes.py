@@ -1,0 +1,123 @@
+"""Scripted chat models for routing tests: no llama.cpp, answers chosen per member and stage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+from gra_graph.config import GraphConfig
+from gra_graph.llm.chat_model import SchemaChatModel
+from gra_graph.llm.members import MemberHandle, Members
+
+# A reply: a fixed string, or a function of (schema title or "text", prompt) -> string.
+Reply = str | Callable[[str, str], str]
+
+
+def scores(value: int, weakness: str = "could be shorter") -> str:
+    dims = ["correctness", "clarity", "completeness", "relevance", "coherence", "ethicality"]
+    return json.dumps({**dict.fromkeys(dims, value), "strengths": "clear", "weaknesses": weakness})
+
+
+def adjudication(value: int) -> str:
+    dims = ["correctness", "clarity", "completeness", "relevance", "coherence", "ethicality"]
+    return json.dumps({**dict.fromkeys(dims, value), "rationale": "weighed the reviews"})
+
+
+CHECK_PASS = json.dumps(
+    {"rationality": "pass", "completeness": "pass", "clarity": "pass", "reason": "fine"}
+)
+CHECK_FAIL = json.dumps(
+    {"rationality": "pass", "completeness": "fail", "clarity": "pass", "reason": "missing input"}
+)
+
+DEFAULTS: dict[str, Reply] = {
+    "KeywordTriple": json.dumps({"keywords": ["recursion", "memoization", "fibonacci"]}),
+    "InstructionCheckOutput": CHECK_PASS,
+    "ScoreOutput": scores(9),
+    "AdjudicationOutput": adjudication(9),
+    "Metadata": json.dumps({"keywords": ["a", "b", "c"], "summary": "a relates to b and c"}),
+    "Annotation": json.dumps({"domain": "qa", "keywords": ["x", "y", "z"], "summary": "x and y"}),
+}
+
+
+def default_text(prompt: str) -> str:
+    if prompt.startswith("Write one new task"):
+        return "Write a memoized recursive Fibonacci function in Python."
+    if prompt.startswith("Improve your answer"):
+        return "def fib(n, memo={}):  # revised\n    ..."
+    return "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)"
+
+
+class ScriptedChatModel(SchemaChatModel):
+    """Answers from a per-stage script; records every prompt it was given."""
+
+    replies: dict[str, Any] = Field(default_factory=dict)
+    prompts: list[tuple[str, str]] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _answer(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
+        prompt = messages[-1].text
+        title = json.loads(kwargs["json_schema"])["title"] if kwargs.get("json_schema") else "text"
+        self.prompts.append((title, prompt))
+        reply = self.replies.get(title, DEFAULTS.get(title))
+        if reply is None:
+            return default_text(prompt)
+        return reply(title, prompt) if callable(reply) else reply
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = self._answer(messages, kwargs)
+        message = AIMessage(
+            content=text,
+            usage_metadata={
+                "input_tokens": len(messages[-1].text) // 4,
+                "output_tokens": len(text) // 4,
+                "total_tokens": 0,
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def committee_config(**overrides: Any) -> GraphConfig:
+    """Five members with fixed roles: gen generates and enriches, r1-r3 review, adj adjudicates."""
+    members = [
+        {"name": "gen", "model": "fake", "roles": ["generator", "enricher"]},
+        {"name": "r1", "model": "fake", "roles": ["reviewer"]},
+        {"name": "r2", "model": "fake", "roles": ["reviewer"]},
+        {"name": "r3", "model": "fake", "roles": ["reviewer"]},
+        {"name": "adj", "model": "fake", "roles": ["adjudicator"]},
+    ]
+    from pathlib import Path
+
+    base = Path(__file__).resolve().parent.parent / "graphs"
+    return GraphConfig.model_validate({"members": members, "base_dir": base, **overrides})
+
+
+def fake_members(
+    config: GraphConfig, replies: dict[str, dict[str, Reply]] | None = None
+) -> Members:
+    """One scripted model per member; ``replies[member][title]`` overrides the defaults."""
+    replies = replies or {}
+    return Members.from_handles(
+        {
+            m.name: MemberHandle(
+                m.name,
+                ScriptedChatModel(replies=replies.get(m.name, {}), prompts=[]),
+                f"fake:{m.name}",
+            )
+            for m in config.members
+        }
+    )
