@@ -1,0 +1,137 @@
+"""End to end on the real bundled GGUF models (llama.cpp, SQLite), with small inputs.
+
+These load SmolLM2-135M and Gemma-3-270M from their packages; nothing is faked or skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "examples" / "seeds.jsonl"
+
+pytestmark = pytest.mark.e2e
+
+
+def gra(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gra_graph.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def records(out: Path) -> list[dict]:
+    text = (out / "records.jsonl").read_text(encoding="utf-8")
+    assert text == "" or text.endswith("\n"), "torn last line"
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def assert_exactly_once(out: Path, expected: set[tuple[int, int]]) -> list[dict]:
+    rows = records(out)
+    keys = [(r["seed_index"], r["sample_index"]) for r in rows]
+    assert len(keys) == len(set(keys)), f"duplicated records: {keys}"
+    assert set(keys) == expected
+    return rows
+
+
+def test_full_run_writes_records_and_accepted(tmp_path: Path):
+    out = tmp_path / "run"
+    result = gra("run", "graphs/gra.yaml", "--seeds", str(SEEDS), "--out", str(out),
+                 "--limit", "2", "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = assert_exactly_once(out, {(0, 0), (1, 0)})
+    assert (out / "accepted.jsonl").exists()
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    for row in rows:
+        assert row["status"] in {"accepted", "rejected"} and row["reason"]
+        assert row["calls"], "every record carries its model calls"
+        generator = row["roles"]["generator"]
+        assert row["models"][generator].startswith("bundled:")
+        assert sum(c["completion_tokens"] for c in row["calls"]) > 0
+        assert all(c["seconds"] > 0 for c in row["calls"])
+        assert len(row["checks"]) == 3  # the committee checked the instruction
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed_samples"] == 2 and summary["completion_tokens"] > 0
+    assert "gra run summary" in result.stderr
+
+
+def test_sigkill_mid_run_then_resume_completes_exactly_once(tmp_path: Path):
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "gra_graph.cli", "run", "graphs/gra.yaml", "--seeds",
+            str(SEEDS), "--out", str(out), "--limit", "4", "--concurrency", "2", "--quiet"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    db = out / "checkpoints.sqlite"
+    deadline = time.monotonic() + 300
+    try:
+        # kill once threads are checkpointing but before every record is written
+        while time.monotonic() < deadline:
+            done = len(records(out)) if (out / "records.jsonl").exists() else 0
+            if db.exists() and db.stat().st_size > 0 and done >= 1:
+                break
+            if proc.poll() is not None:
+                pytest.fail("the run finished before it could be killed")
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = records(out)
+    assert 1 <= len(before) < 4, "the kill should land mid-run"
+
+    result = gra("run", "graphs/gra.yaml", "--seeds", str(SEEDS), "--out", str(out),
+                 "--limit", "4", "--concurrency", "2", "--quiet")
+    assert result.returncode == 0, result.stderr
+    after = assert_exactly_once(out, {(i, 0) for i in range(4)})
+    # records written before the kill are kept as they were, not recomputed
+    assert after[: len(before)] == before
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed_records"] == len(before)
+
+
+def test_unusable_reviewer_output_is_an_abstention(tmp_path: Path):
+    # A 6-token budget cannot hold the instruction-check JSON: every reviewer's reply is cut
+    # off, retried, and then recorded as an abstention - never as a pass, a fail or a 0.
+    graph = tmp_path / "tight.yaml"
+    text = (ROOT / "graphs" / "gra.yaml").read_text()
+    text = text.replace("../prompts/", f"{ROOT / 'prompts'}/")
+    text = re.sub(r"check_instruction: \d+", "check_instruction: 6", text)
+    graph.write_text(text)
+    out = tmp_path / "run"
+    result = gra("run", str(graph), "--seeds", str(SEEDS), "--out", str(out), "--limit", "1",
+                 "--quiet")
+    assert result.returncode == 0, result.stderr
+    (row,) = records(out)
+    assert len(row["checks"]) == 3
+    for check in row["checks"]:
+        assert check["abstained"] is True
+        assert check["criteria"] == {}
+        assert check["error"]
+    check_calls = [c for c in row["calls"] if c["stage"] == "check_instruction"]
+    assert all(c["attempts"] == 2 and not c["ok"] for c in check_calls)
+    assert row["status"] == "rejected"
+    assert row["reason"].startswith("instruction check undecidable: 0 usable of 3 (3 abstained)")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["abstentions"] == 3
+
+
+def test_readme_python_snippet_runs(tmp_path: Path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"```python\n(.*?)```", readme, re.S)
+    assert snippet, "README has a python snippet"
+    code = snippet.group(1).replace('"runs/api-demo"', repr(str(tmp_path / "api")))
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    printed = [line for line in result.stdout.splitlines() if line.startswith(("accepted",
+                                                                              "rejected"))]
+    assert len(printed) == 2
+    assert len(records(tmp_path / "api")) == 2
