@@ -90,7 +90,7 @@ class Member(_Strict):
         "else the GGUF's own template; plain = completion-style text for base models.",
     )
     n_ctx: int = Field(2048, ge=256, le=131072, description="Context size in tokens.")
-    n_threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads; default: every core.")
     n_gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to the GPU; -1 = all.")
     persona: str = Field("", max_length=2000, description="System prompt prepended to every call.")
     sampling: Sampling = Field(default_factory=Sampling)

@@ -68,7 +68,7 @@ def near_duplicate_filter(
             sim = cosine(vectors[i], vectors[j])
             if sim > best:
                 best, nearest = sim, j
-        keep = best < threshold
+        keep = best < threshold - 1e-9  # a text's similarity to itself can round below 1.0
         if keep:
             kept.append(i)
         results.append(DedupResult(i, keep, round(best, 4), nearest))

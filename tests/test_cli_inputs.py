@@ -11,8 +11,13 @@ import pytest
 from gra_graph.cli import EXIT_INPUT, main
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD_SEED = {"instruction": "Add 2 and 3.", "response": "5", "domain": "math",
-             "keywords": ["addition", "integers", "sum"], "summary": "adding two integers"}
+GOOD_SEED = {
+    "instruction": "Add 2 and 3.",
+    "response": "5",
+    "domain": "math",
+    "keywords": ["addition", "integers", "sum"],
+    "summary": "adding two integers",
+}
 
 
 def write_seeds(path: Path, lines: list[str]) -> Path:
@@ -30,8 +35,9 @@ def graph_with_model(tmp_path: Path, model_path: Path) -> Path:
     return graph
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], graph: Path, seeds: Path, out: Path
-            ) -> tuple[int, str]:
+def run_cli(
+    capsys: pytest.CaptureFixture[str], graph: Path, seeds: Path, out: Path
+) -> tuple[int, str]:
     code = main(["run", str(graph), "--seeds", str(seeds), "--out", str(out), "--quiet"])
     return code, capsys.readouterr().err
 
@@ -39,10 +45,11 @@ def run_cli(capsys: pytest.CaptureFixture[str], graph: Path, seeds: Path, out: P
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        ([json.dumps(GOOD_SEED), '{"instruction": "x", "response": '],
-         "line 2: malformed JSON"),
-        ([json.dumps(GOOD_SEED), "", json.dumps({"instruction": "only half"})],
-         "line 3: response: Field required"),
+        ([json.dumps(GOOD_SEED), '{"instruction": "x", "response": '], "line 2: malformed JSON"),
+        (
+            [json.dumps(GOOD_SEED), "", json.dumps({"instruction": "only half"})],
+            "line 3: response: Field required",
+        ),
         ([json.dumps({**GOOD_SEED, "domain": "poetry"})], "line 1: domain: Input should be"),
         ([json.dumps(GOOD_SEED), "[1, 2]"], "line 2: expected a JSON object"),
         ([], "has no seeds"),

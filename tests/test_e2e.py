@@ -23,8 +23,13 @@ pytestmark = pytest.mark.e2e
 
 
 def gra(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gra_graph.cli", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "gra_graph.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def records(out: Path) -> list[dict]:
@@ -43,8 +48,17 @@ def assert_exactly_once(out: Path, expected: set[tuple[int, int]]) -> list[dict]
 
 def test_full_run_writes_records_and_accepted(tmp_path: Path):
     out = tmp_path / "run"
-    result = gra("run", "graphs/gra.yaml", "--seeds", str(SEEDS), "--out", str(out),
-                 "--limit", "2", "--quiet")
+    result = gra(
+        "run",
+        "graphs/gra.yaml",
+        "--seeds",
+        str(SEEDS),
+        "--out",
+        str(out),
+        "--limit",
+        "2",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     rows = assert_exactly_once(out, {(0, 0), (1, 0)})
     assert (out / "accepted.jsonl").exists()
@@ -64,10 +78,25 @@ def test_full_run_writes_records_and_accepted(tmp_path: Path):
 
 def test_sigkill_mid_run_then_resume_completes_exactly_once(tmp_path: Path):
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "gra_graph.cli", "run", "graphs/gra.yaml", "--seeds",
-            str(SEEDS), "--out", str(out), "--limit", "4", "--concurrency", "2", "--quiet"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "gra_graph.cli",
+        "run",
+        "graphs/gra.yaml",
+        "--seeds",
+        str(SEEDS),
+        "--out",
+        str(out),
+        "--limit",
+        "4",
+        "--concurrency",
+        "2",
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     db = out / "checkpoints.sqlite"
     deadline = time.monotonic() + 300
     try:
@@ -87,8 +116,19 @@ def test_sigkill_mid_run_then_resume_completes_exactly_once(tmp_path: Path):
     before = records(out)
     assert 1 <= len(before) < 4, "the kill should land mid-run"
 
-    result = gra("run", "graphs/gra.yaml", "--seeds", str(SEEDS), "--out", str(out),
-                 "--limit", "4", "--concurrency", "2", "--quiet")
+    result = gra(
+        "run",
+        "graphs/gra.yaml",
+        "--seeds",
+        str(SEEDS),
+        "--out",
+        str(out),
+        "--limit",
+        "4",
+        "--concurrency",
+        "2",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     after = assert_exactly_once(out, {(i, 0) for i in range(4)})
     # records written before the kill are kept as they were, not recomputed
@@ -106,8 +146,9 @@ def test_unusable_reviewer_output_is_an_abstention(tmp_path: Path):
     text = re.sub(r"check_instruction: \d+", "check_instruction: 6", text)
     graph.write_text(text)
     out = tmp_path / "run"
-    result = gra("run", str(graph), "--seeds", str(SEEDS), "--out", str(out), "--limit", "1",
-                 "--quiet")
+    result = gra(
+        "run", str(graph), "--seeds", str(SEEDS), "--out", str(out), "--limit", "1", "--quiet"
+    )
     assert result.returncode == 0, result.stderr
     (row,) = records(out)
     assert len(row["checks"]) == 3
@@ -128,10 +169,12 @@ def test_readme_python_snippet_runs(tmp_path: Path):
     snippet = re.search(r"```python\n(.*?)```", readme, re.S)
     assert snippet, "README has a python snippet"
     code = snippet.group(1).replace('"runs/api-demo"', repr(str(tmp_path / "api")))
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
-    printed = [line for line in result.stdout.splitlines() if line.startswith(("accepted",
-                                                                              "rejected"))]
+    printed = [
+        line for line in result.stdout.splitlines() if line.startswith(("accepted", "rejected"))
+    ]
     assert len(printed) == 2
     assert len(records(tmp_path / "api")) == 2

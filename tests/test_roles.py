@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,18 +126,11 @@ def test_derive_seed_stable_and_in_range():
         assert 0 <= seed <= 2**31 - 1
 
 
-def test_derive_seed_stable_across_processes():
-    code = "from gra_graph.roles import derive_seed; print(derive_seed(7, 3, 1, 'roles'))"
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert int(out.stdout) == derive_seed(7, 3, 1, "roles")
+def test_derive_seed_does_not_depend_on_process_hash_salt():
+    # Pinned values (computed under different PYTHONHASHSEEDs): a resumed run in a new process
+    # must draw the same roles, so the seed may not come from the salted built-in hash().
+    assert derive_seed(7, 3, 1, "roles") == 2018638113
+    assert derive_seed(0, 0, 0, "roles") == 235079813
 
 
 @pytest.mark.parametrize("purpose", ["roles", "generate"])

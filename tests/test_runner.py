@@ -12,8 +12,13 @@ from gra_graph.state import Seed
 from tests.fakes import committee_config, fake_members
 
 SEEDS = [
-    Seed(instruction=f"Task {i}", response=f"Answer {i}", domain="coding",
-         keywords=[f"k{i}", "b", "c"], summary=f"summary {i}")
+    Seed(
+        instruction=f"Task {i}",
+        response=f"Answer {i}",
+        domain="coding",
+        keywords=[f"k{i}", "b", "c"],
+        summary=f"summary {i}",
+    )
     for i in range(3)
 ]
 
@@ -35,8 +40,9 @@ def lines(path: Path) -> list[dict]:
 async def test_every_seed_sample_gets_exactly_one_record(tmp_path: Path):
     config = committee_config()
     members = fake_members(config, {"gen": {"text": distinct_text}})
-    runner = Runner(config, SEEDS, tmp_path / "run", samples_per_seed=2, concurrency=3,
-                    members=members)
+    runner = Runner(
+        config, SEEDS, tmp_path / "run", samples_per_seed=2, concurrency=3, members=members
+    )
     records = await collect(runner)
     keys = sorted(r.key for r in records)
     assert keys == [(i, j) for i in range(3) for j in range(2)]

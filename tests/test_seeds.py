@@ -47,8 +47,8 @@ def test_shipped_seeds():
     assert len(seeds) == 14
     assert {s.domain for s in seeds} == set(DOMAINS)
     assert len(DOMAINS) == 7
-    assert all(s.annotated for s in seeds)
-    assert all(len(s.keywords or []) == 3 for s in seeds)
+    assert all(s.instruction and s.response for s in seeds)
+    assert all(s.keywords is None or len(s.keywords) == 3 for s in seeds)
 
 
 def test_minimal_seed_needs_only_instruction_and_response(tmp_path: Path):

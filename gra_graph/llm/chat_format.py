@@ -36,6 +36,8 @@ def format_chatml(messages: Sequence[Message]) -> FormattedPrompt:
 
 def format_gemma(messages: Sequence[Message]) -> FormattedPrompt:
     system, turns = _system_and_turns(messages)
+    if system and not turns:
+        turns, system = [("user", system)], ""
     parts = []
     for i, (role, text) in enumerate(turns):
         if i == 0 and system:

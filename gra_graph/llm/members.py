@@ -48,7 +48,9 @@ def load_settings(member: Member, path: Path) -> LoadSettings:
     if chat_format == "auto":
         bundled = BUNDLED.get(member.model)
         chat_format = bundled.chat_format if bundled else "template"
-    return LoadSettings(path, chat_format, member.n_ctx, member.n_threads, member.n_gpu_layers)
+    # llama-cpp-python's own default is half the cores, which leaves a 2-core laptop half idle.
+    threads = member.n_threads or os.cpu_count() or 1
+    return LoadSettings(path, chat_format, member.n_ctx, threads, member.n_gpu_layers)
 
 
 class Members(Mapping[str, MemberHandle]):
