@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gra_graph.state import SCORE_DIMENSIONS
+
 Score = Literal[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 PassFail = Literal["pass", "fail"]
 DomainName = Literal[
@@ -43,8 +45,8 @@ class InstructionCheckOutput(_Output):
     reason: ShortText = ""
 
 
-class ScoreOutput(_Output):
-    """Stage 3b: six integer scores and short feedback."""
+class _RubricScores(_Output):
+    """The six response dimensions of the rubric, each an integer 0-10."""
 
     correctness: Score
     clarity: Score
@@ -52,36 +54,22 @@ class ScoreOutput(_Output):
     relevance: Score
     coherence: Score
     ethicality: Score
+
+    def scores(self) -> dict[str, int]:
+        return {k: int(getattr(self, k)) for k in SCORE_DIMENSIONS}
+
+
+class ScoreOutput(_RubricScores):
+    """Stage 3b: six integer scores and short feedback."""
+
     strengths: ShortText = ""
     weaknesses: ShortText = ""
 
-    def scores(self) -> dict[str, int]:
-        return {
-            k: int(getattr(self, k))
-            for k in (
-                "correctness",
-                "clarity",
-                "completeness",
-                "relevance",
-                "coherence",
-                "ethicality",
-            )
-        }
 
-
-class AdjudicationOutput(_Output):
+class AdjudicationOutput(_RubricScores):
     """Stage 5: the Adjudicator's re-score."""
 
-    correctness: Score
-    clarity: Score
-    completeness: Score
-    relevance: Score
-    coherence: Score
-    ethicality: Score
     rationale: ShortText = ""
-
-    def scores(self) -> dict[str, int]:
-        return ScoreOutput.scores(self)  # type: ignore[arg-type]
 
 
 class Metadata(_Output):

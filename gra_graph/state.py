@@ -138,6 +138,7 @@ class Revision(_Model):
     feedback: list[str]
     prior_mu: float | None
     new_response: str
+    diff: str = Field("", description="unified diff, prior -> new response")
 
 
 class RoleDraw(_Model):

@@ -112,6 +112,7 @@ async def test_revise_then_accept():
     rev = record.revisions[0]
     assert rev.prior_mu == 6.0 and rev.new_response == record.response
     assert rev.prior_response != rev.new_response
+    assert rev.diff.startswith("--- round 0\n+++ round 1") and "+def fib(n, memo={})" in rev.diff
     assert {r.round for r in record.reviews} == {0, 1}
 
 

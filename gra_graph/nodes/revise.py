@@ -3,6 +3,7 @@ feedback; the revision is then scored again by the same committee."""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -43,6 +44,14 @@ async def revise(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any
         feedback=[r.weaknesses for r in reviews if not r.abstained and r.weaknesses],
         prior_mu=state["verdicts"][-1]["mu"] if state.get("verdicts") else None,
         new_response=out.value,
+        diff="".join(
+            difflib.unified_diff(
+                state["response"].splitlines(keepends=True),
+                out.value.splitlines(keepends=True),
+                fromfile=f"round {state['round']}",
+                tofile=f"round {state['round'] + 1}",
+            )
+        ),
     )
     return update | {
         "response": out.value,
