@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gra_graph.cli import EXIT_INPUT, main
+from tests.helpers import ROOT, shipped_graph_text
 
-ROOT = Path(__file__).resolve().parent.parent
 GOOD_SEED = {
     "instruction": "Add 2 and 3.",
     "response": "5",
@@ -27,9 +27,7 @@ def write_seeds(path: Path, lines: list[str]) -> Path:
 
 def graph_with_model(tmp_path: Path, model_path: Path) -> Path:
     """A copy of graphs/gra.yaml whose first member uses ``model_path``."""
-    text = (ROOT / "graphs" / "gra.yaml").read_text()
-    text = text.replace("../prompts/", f"{ROOT / 'prompts'}/")
-    text = text.replace("model: smollm2-135m", f"model: {model_path}", 1)
+    text = shipped_graph_text().replace("model: smollm2-135m", f"model: {model_path}", 1)
     graph = tmp_path / "graph.yaml"
     graph.write_text(text)
     return graph

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, shipped_graph_text
+
 SEEDS = ROOT / "examples" / "seeds.jsonl"
 
 pytestmark = pytest.mark.e2e
@@ -141,9 +142,7 @@ def test_unusable_reviewer_output_is_an_abstention(tmp_path: Path):
     # A 6-token budget cannot hold the instruction-check JSON: every reviewer's reply is cut
     # off, retried, and then recorded as an abstention - never as a pass, a fail or a 0.
     graph = tmp_path / "tight.yaml"
-    text = (ROOT / "graphs" / "gra.yaml").read_text()
-    text = text.replace("../prompts/", f"{ROOT / 'prompts'}/")
-    text = re.sub(r"check_instruction: \d+", "check_instruction: 6", text)
+    text = re.sub(r"check_instruction: \d+", "check_instruction: 6", shipped_graph_text())
     graph.write_text(text)
     out = tmp_path / "run"
     result = gra(
