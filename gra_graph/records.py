@@ -14,6 +14,7 @@ from gra_graph.state import (
     Review,
     Revision,
     RoleDraw,
+    Seed,
     Verdict,
 )
 
@@ -44,6 +45,7 @@ def build_record(
         sample_index=values["sample_index"],
         status=decision["status"],
         reason=decision["reason"],
+        seed=Seed.model_validate(values["seed"]) if values.get("seed") else None,
         domain=values["domain"],
         instruction=values.get("instruction"),
         response=values.get("response"),

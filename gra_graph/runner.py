@@ -170,18 +170,22 @@ class Runner:
         if self._members is None:
             check_member_models(self.config)
             self._members = await asyncio.to_thread(load_members, self.config)
-        self._prepare_out_dir(manifest)
-        self.run_id = (
-            f"{self.config.name}-{manifest['graph_fingerprint'][:6]}-"
-            f"{manifest['seeds_fingerprint'][:6]}-s{self.seed}"
-        )
-        self.context = GraContext(self.config, self._members, prompts, self.seed)
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        try:
+            self._prepare_out_dir(manifest)
+            self.run_id = (
+                f"{self.config.name}-{manifest['graph_fingerprint'][:6]}-"
+                f"{manifest['seeds_fingerprint'][:6]}-s{self.seed}"
+            )
+            self.context = GraContext(self.config, self._members, prompts, self.seed)
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-        saver = await self._stack.enter_async_context(
-            AsyncSqliteSaver.from_conn_string(str(self.out_dir / "checkpoints.sqlite"))
-        )
-        self.graph = build_graph(checkpointer=saver)
+            saver = await self._stack.enter_async_context(
+                AsyncSqliteSaver.from_conn_string(str(self.out_dir / "checkpoints.sqlite"))
+            )
+            self.graph = build_graph(checkpointer=saver)
+        except BaseException:
+            await self.__aexit__(None, None, None)  # `async with` skips __aexit__ on failure
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

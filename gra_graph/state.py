@@ -212,6 +212,7 @@ class Record(_Model):
     sample_index: int
     status: Literal["accepted", "rejected"]
     reason: str
+    seed: Seed | None = Field(None, description="the seed (as annotated) this sample grew from")
     domain: str
     instruction: str | None
     response: str | None

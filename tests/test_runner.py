@@ -58,6 +58,7 @@ async def test_every_seed_sample_gets_exactly_one_record(tmp_path: Path):
     first = on_disk[0]
     assert set(first["models"]) >= {first["roles"]["generator"], *first["roles"]["reviewers"]}
     assert len(first["reviews"]) == 3 and first["calls"]
+    assert first["seed"]["instruction"] == f"Task {first['seed_index']}"
 
 
 async def test_interrupted_run_resumes_without_duplicates(tmp_path: Path):

@@ -7,10 +7,13 @@ call on it runs there, one at a time, off the event loop. Different model files 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,29 @@ from gra_graph.llm.chat_format import FORMATTERS, FormattedPrompt, Message, form
 
 class ModelLoadError(RuntimeError):
     """llama.cpp could not load a model file."""
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence llama.cpp's C-level notices while a model loads (verbose=False misses some).
+
+    Models load before any sample starts, so no other thread's output is lost; failures still
+    surface as Python exceptions.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield  # stderr is not a real file (some test runners): nothing to silence
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -68,13 +94,14 @@ class LoadedModel:
 
         self.settings = settings
         try:
-            self._llama = Llama(
-                model_path=str(settings.path),
-                n_ctx=settings.n_ctx,
-                n_threads=settings.n_threads,
-                n_gpu_layers=settings.n_gpu_layers,
-                verbose=False,
-            )
+            with _quiet_native_stderr():
+                self._llama = Llama(
+                    model_path=str(settings.path),
+                    n_ctx=settings.n_ctx,
+                    n_threads=settings.n_threads,
+                    n_gpu_layers=settings.n_gpu_layers,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp cannot load {settings.path}: {exc}") from None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
