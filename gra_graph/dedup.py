@@ -1,42 +1,50 @@
 """Near-duplicate filter over accepted samples (GRA_METHOD.md, step 6).
 
 Candidates are visited in descending committee mean; one is kept only if its highest cosine
-similarity to everything already kept is below the threshold. The paper embeds with
-all-MiniLM-L6-v2; that model needs PyTorch, so the built-in embedder is hashed character
-3-grams, which catches the near-verbatim repeats small models produce. The ``Embedder`` seam
-takes any function from texts to unit vectors.
+similarity to everything already kept is below the threshold. Embedders map texts to unit-length
+rows of a matrix: ``minilm`` is the paper's all-MiniLM-L6-v2 (:mod:`gra_graph.minilm`, bundled,
+no PyTorch needed); ``ngram`` is hashed character 3-grams, which catches near-verbatim repeats
+but not paraphrases, and needs no model at all.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import zlib
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-SparseVector = dict[int, float]
-Embedder = Callable[[Sequence[str]], list[SparseVector]]
+import numpy as np
 
-_DIMS = 1 << 20
+Embedder = Callable[[Sequence[str]], np.ndarray]
+
+_NGRAM_DIMS = 1 << 14
 
 
-def ngram_embed(texts: Sequence[str]) -> list[SparseVector]:
+def ngram_embed(texts: Sequence[str]) -> np.ndarray:
     """Unit-length hashed character 3-gram count vectors of lower-cased, space-folded text."""
-    vectors = []
-    for text in texts:
+    vectors = np.zeros((len(texts), _NGRAM_DIMS), dtype=np.float32)
+    for row, text in enumerate(texts):
         norm = re.sub(r"\s+", " ", text.lower()).strip()
-        grams = Counter(zlib.crc32(norm[i : i + 3].encode()) % _DIMS for i in range(len(norm) - 2))
-        length = math.sqrt(sum(c * c for c in grams.values())) or 1.0
-        vectors.append({k: c / length for k, c in grams.items()})
-    return vectors
+        for i in range(len(norm) - 2):
+            vectors[row, zlib.crc32(norm[i : i + 3].encode()) % _NGRAM_DIMS] += 1.0
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
 
 
-def cosine(a: SparseVector, b: SparseVector) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(k, 0.0) for k, v in a.items())
+def minilm_embed(texts: Sequence[str]) -> np.ndarray:
+    """all-MiniLM-L6-v2 sentence embeddings (the paper's choice)."""
+    from gra_graph.minilm import load_minilm
+
+    return load_minilm().encode(texts)
+
+
+EMBEDDERS: dict[str, Embedder] = {"minilm": minilm_embed, "ngram": ngram_embed}
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two unit-length vectors."""
+    return float(np.dot(a, b))
 
 
 @dataclass(frozen=True)
@@ -59,15 +67,16 @@ def near_duplicate_filter(
     [True, False, True]
     """
     order = sorted(range(len(texts)), key=lambda i: (-scores[i], i))
-    vectors = embed(texts)
+    vectors = np.asarray(embed(texts), dtype=np.float64)
     kept: list[int] = []
     results = []
     for i in order:
         best, nearest = 0.0, None
-        for j in kept:
-            sim = cosine(vectors[i], vectors[j])
-            if sim > best:
-                best, nearest = sim, j
+        if kept:
+            sims = vectors[kept] @ vectors[i]
+            top = int(np.argmax(sims))
+            if sims[top] > 0.0:
+                best, nearest = float(sims[top]), kept[top]
         keep = best < threshold - 1e-9  # a text's similarity to itself can round below 1.0
         if keep:
             kept.append(i)

@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from gra_graph.config import GraphConfig
 from gra_graph.context import GraContext
-from gra_graph.dedup import near_duplicate_filter
+from gra_graph.dedup import EMBEDDERS, near_duplicate_filter
 from gra_graph.graph import build_graph
 from gra_graph.llm.members import Members, check_member_models, load_members
 from gra_graph.nodes.annotate import annotate_seed
@@ -165,6 +165,10 @@ class Runner:
     # ---- lifecycle
     async def __aenter__(self) -> Runner:
         prompts = load_prompts(self.config)
+        if self.config.dedup.enabled and self.config.dedup.embedder == "minilm":
+            from gra_graph.minilm import model_dir
+
+            model_dir()  # fail now, not after the run, if the embedder is missing
         manifest = self._manifest()
         self._check_out_dir(manifest)
         if self._members is None:
@@ -442,6 +446,7 @@ class Runner:
                 [f"{r.instruction}\n{r.response}" for r in accepted],
                 [_rank(r) for r in accepted],
                 self.config.dedup.threshold,
+                embed=EMBEDDERS[self.config.dedup.embedder],
             )
         else:
             decisions = []

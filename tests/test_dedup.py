@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
-from gra_graph.dedup import DedupResult, SparseVector, cosine, near_duplicate_filter, ngram_embed
+from gra_graph.dedup import DedupResult, cosine, near_duplicate_filter, ngram_embed
 
 BASE = (
     "Write a Python function that reverses a singly linked list in place.\n"
@@ -75,10 +76,16 @@ def test_higher_scored_duplicate_kept_regardless_of_order(order: str):
     assert results[1].nearest == high
 
 
-def fixed_embed(vectors: list[SparseVector]):
-    def embed(texts: Sequence[str]) -> list[SparseVector]:
+def fixed_embed(vectors: list[dict[int, float]]):
+    """An embedder returning the given sparse rows as a dense matrix."""
+    dense = np.zeros((len(vectors), 4))
+    for row, vector in enumerate(vectors):
+        for col, value in vector.items():
+            dense[row, col] = value
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
         assert len(texts) == len(vectors)
-        return vectors
+        return dense
 
     return embed
 
@@ -116,7 +123,7 @@ def test_nearest_is_the_most_similar_kept_candidate():
 def test_ngram_vectors_are_unit_length_and_case_and_space_insensitive():
     a, b, c = ngram_embed(["Hello   World", "hello world", "something else"])
     assert cosine(a, a) == pytest.approx(1.0)
-    assert a == b
+    assert np.array_equal(a, b)
     assert cosine(a, c) < 0.2
 
 

@@ -23,9 +23,30 @@ SEEDS = [
 ]
 
 
-def distinct_text(title: str, prompt: str) -> str:
-    # a different instruction/response per call, so the near-duplicate filter keeps them
-    return f"{title} {len(prompt)} {hash(prompt)} unique {id(prompt)}"
+TOPICS = [
+    "Explain how photosynthesis turns sunlight into chemical energy in plants.",
+    "Write a SQL query that counts orders per customer in the last month.",
+    "Describe the causes of the French Revolution in three sentences.",
+    "Compose a haiku about the first snow falling on a quiet harbour.",
+    "Prove that the square root of two is irrational.",
+    "Translate 'good morning, how are you' into Spanish and German.",
+    "Give tips for a job interview at a small software start-up.",
+    "Summarise the plot of a detective story set on a night train.",
+    "Compute the compound interest on 1000 euros at 5 percent for 3 years.",
+    "Role-play a museum guide introducing an ancient Egyptian statue.",
+    "List the differences between TCP and UDP for a networking class.",
+    "Suggest a weekly vegetarian meal plan for a family of four.",
+]
+
+
+def distinct_text():
+    """A generator reply that writes about a different topic on every call."""
+    calls = iter(range(10**6))
+
+    def reply(title: str, prompt: str) -> str:
+        return TOPICS[next(calls) % len(TOPICS)]
+
+    return reply
 
 
 async def collect(runner: Runner) -> list:
@@ -39,7 +60,7 @@ def lines(path: Path) -> list[dict]:
 
 async def test_every_seed_sample_gets_exactly_one_record(tmp_path: Path):
     config = committee_config()
-    members = fake_members(config, {"gen": {"text": distinct_text}})
+    members = fake_members(config, {"gen": {"text": distinct_text()}})
     runner = Runner(
         config, SEEDS, tmp_path / "run", samples_per_seed=2, concurrency=3, members=members
     )
@@ -64,7 +85,7 @@ async def test_every_seed_sample_gets_exactly_one_record(tmp_path: Path):
 async def test_interrupted_run_resumes_without_duplicates(tmp_path: Path):
     config = committee_config()
     out = tmp_path / "run"
-    members = fake_members(config, {"gen": {"text": distinct_text}})
+    members = fake_members(config, {"gen": {"text": distinct_text()}})
     runner = Runner(config, SEEDS, out, samples_per_seed=3, concurrency=2, members=members)
     async with runner:
         got = []
@@ -87,7 +108,7 @@ async def test_interrupted_run_resumes_without_duplicates(tmp_path: Path):
 async def test_torn_record_line_is_repaired_and_redone(tmp_path: Path):
     config = committee_config()
     out = tmp_path / "run"
-    members = fake_members(config, {"gen": {"text": distinct_text}})
+    members = fake_members(config, {"gen": {"text": distinct_text()}})
     await collect(Runner(config, SEEDS, out, members=members))
     records_file = out / "records.jsonl"
     full = records_file.read_text().splitlines(keepends=True)
