@@ -17,6 +17,25 @@ SENTENCES = [
     "Ünïcödé text, emojis 🙂 and    spaces!",
 ]
 
+# Produced with sentence-transformers 6.2.0 (torch 2.13.0, CPU) from the same model package:
+# SentenceTransformer(path).encode(SENTENCES, normalize_embeddings=True); first four values each.
+REFERENCE_HEAD = [
+    [0.033242, 0.004406, -0.006277, 0.048379],
+    [0.052518, 0.055241, -0.011188, -0.005745],
+    [-0.036309, -0.035653, -0.027223, 0.03832],
+    [-0.044108, 0.079202, -0.063813, -0.008124],
+    [-0.015863, 0.023603, -0.019348, -0.028063],
+    [-0.030149, -0.041286, 0.087305, 0.001751],
+]
+REFERENCE_COSINES = {(0, 1): 0.7553, (0, 2): -0.105, (3, 4): 0.7179, (2, 5): -0.0496}
+
+
+def test_matches_sentence_transformers_reference():
+    vectors = minilm_embed(SENTENCES)
+    assert np.allclose(vectors[:, :4], REFERENCE_HEAD, atol=2e-6)
+    for (i, j), cos in REFERENCE_COSINES.items():
+        assert float(vectors[i] @ vectors[j]) == pytest.approx(cos, abs=1e-4)
+
 
 def test_embeddings_are_unit_length_384_wide():
     vectors = minilm_embed(SENTENCES)
