@@ -5,6 +5,7 @@ These load SmolLM2-135M and Gemma-3-270M from their packages; nothing is faked o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -45,6 +46,21 @@ def assert_exactly_once(out: Path, expected: set[tuple[int, int]]) -> list[dict]
     assert len(keys) == len(set(keys)), f"duplicated records: {keys}"
     assert set(keys) == expected
     return rows
+
+
+async def checkpointed_calls(db: Path, thread_ids: list[str]) -> dict[str, list[dict]]:
+    """The model calls each thread had recorded in its latest checkpoint."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from gra_graph.graph import build_graph
+
+    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+        graph = build_graph(checkpointer=saver)
+        found = {}
+        for thread_id in thread_ids:
+            state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+            found[thread_id] = list(state.values.get("calls", []))
+        return found
 
 
 def test_full_run_writes_records_and_accepted(tmp_path: Path):
@@ -116,6 +132,10 @@ def test_sigkill_mid_run_then_resume_completes_exactly_once(tmp_path: Path):
             os.killpg(proc.pid, signal.SIGKILL)
     before = records(out)
     assert 1 <= len(before) < 4, "the kill should land mid-run"
+    done_before = {(r["seed_index"], r["sample_index"]) for r in before}
+    partial = asyncio.run(
+        checkpointed_calls(db, [f"{i}-0" for i in range(4) if (i, 0) not in done_before])
+    )
 
     result = gra(
         "run",
@@ -136,6 +156,15 @@ def test_sigkill_mid_run_then_resume_completes_exactly_once(tmp_path: Path):
     assert after[: len(before)] == before
     summary = json.loads((out / "summary.json").read_text())
     assert summary["resumed_records"] == len(before)
+    # unfinished threads continued from their checkpoint: every call they had made before the
+    # kill is in their final record unchanged (same tokens, same timings), not redone; parallel
+    # reviewer calls of one step may be listed in another order
+    assert any(partial.values()), "some unfinished thread had checkpointed calls"
+    by_thread = {f"{r['seed_index']}-{r['sample_index']}": r for r in after}
+    for thread_id, calls in partial.items():
+        final_calls = by_thread[thread_id]["calls"]
+        assert all(call in final_calls for call in calls)
+        assert len(final_calls) >= len(calls)
 
 
 def test_unusable_reviewer_output_is_an_abstention(tmp_path: Path):
