@@ -95,24 +95,14 @@ def test_full_run_writes_records_and_accepted(tmp_path: Path):
 
 def test_sigkill_mid_run_then_resume_completes_exactly_once(tmp_path: Path):
     out = tmp_path / "run"
-    args = [
-        sys.executable,
-        "-m",
-        "gra_graph.cli",
-        "run",
-        "graphs/gra.yaml",
-        "--seeds",
-        str(SEEDS),
-        "--out",
-        str(out),
-        "--limit",
-        "4",
-        "--concurrency",
-        "2",
-        "--quiet",
-    ]
+    run_args = ["run", "graphs/gra.yaml", "--seeds", str(SEEDS), "--out", str(out)]
+    run_args += ["--limit", "4", "--concurrency", "2", "--quiet"]
     proc = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        [sys.executable, "-m", "gra_graph.cli", *run_args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     db = out / "checkpoints.sqlite"
     deadline = time.monotonic() + 300
@@ -137,19 +127,7 @@ def test_sigkill_mid_run_then_resume_completes_exactly_once(tmp_path: Path):
         checkpointed_calls(db, [f"{i}-0" for i in range(4) if (i, 0) not in done_before])
     )
 
-    result = gra(
-        "run",
-        "graphs/gra.yaml",
-        "--seeds",
-        str(SEEDS),
-        "--out",
-        str(out),
-        "--limit",
-        "4",
-        "--concurrency",
-        "2",
-        "--quiet",
-    )
+    result = gra(*run_args)  # the same command again
     assert result.returncode == 0, result.stderr
     after = assert_exactly_once(out, {(i, 0) for i in range(4)})
     # records written before the kill are kept as they were, not recomputed
