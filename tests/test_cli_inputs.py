@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gra_graph.cli import EXIT_INPUT, main
-from tests.helpers import ROOT, shipped_graph_text
+from tests.support.helpers import ROOT, shipped_graph_text
 
 GOOD_SEED = {
     "instruction": "Add 2 and 3.",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, shipped_graph_text
+from tests.support.helpers import ROOT, shipped_graph_text
 
 SEEDS = ROOT / "examples" / "seeds.jsonl"
 

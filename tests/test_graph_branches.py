@@ -11,7 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from gra_graph.context import GraContext
 from gra_graph.graph import build_graph
 from gra_graph.records import build_record
-from tests.fakes import (
+from tests.support.fakes import (
     CHECK_FAIL,
     adjudication,
     committee_config,

@@ -9,7 +9,7 @@ import pytest
 
 from gra_graph.runner import RunDirectoryError, Runner
 from gra_graph.state import Seed
-from tests.fakes import committee_config, fake_members
+from tests.support.fakes import committee_config, fake_members
 
 SEEDS = [
     Seed(

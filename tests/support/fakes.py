@@ -102,7 +102,7 @@ def committee_config(**overrides: Any) -> GraphConfig:
     ]
     from pathlib import Path
 
-    base = Path(__file__).resolve().parent.parent / "graphs"
+    base = Path(__file__).resolve().parents[2] / "graphs"
     return GraphConfig.model_validate({"members": members, "base_dir": base, **overrides})
 
 

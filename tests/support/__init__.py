@@ -1,0 +1,1 @@
+"""Scripted models and shared helpers for the tests (no tests here)."""
