@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -202,8 +203,6 @@ class Runner:
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise RunDirectoryError(f"{self.out_dir} exists and is not a directory")
         if run_file.exists():
-            import json
-
             try:
                 previous = json.loads(run_file.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
@@ -237,8 +236,6 @@ class Runner:
             raise RunDirectoryError(f"cannot write to {self.out_dir}: {exc.strerror}") from None
 
     def _set_status(self, status: str) -> None:
-        import json
-
         run_file = self.out_dir / "run.json"
         data = json.loads(run_file.read_text(encoding="utf-8"))
         data["status"] = status

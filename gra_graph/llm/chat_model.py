@@ -169,9 +169,8 @@ class LlamaCppChatModel(SchemaChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, kwargs)
-        future = self.engine._worker.submit(self.engine.complete_blocking, request)
-        return self._result(future.result(), str(self.engine.path))
+        completion = self.engine.complete_sync(self._request(messages, stop, kwargs))
+        return self._result(completion, str(self.engine.path))
 
     async def _agenerate(
         self,

@@ -121,17 +121,20 @@ class LoadedModel:
     def format(self, messages: Sequence[Message]) -> FormattedPrompt:
         """Render messages in this model's chat format."""
         if self.settings.chat_format == "template":
-            meta = self._llama.metadata
             vocab = self._llama._model
             bos = vocab.token_get_text(vocab.token_bos()) if vocab.token_bos() >= 0 else ""
             eos = vocab.token_get_text(vocab.token_eos()) if vocab.token_eos() >= 0 else ""
-            return format_with_template(messages, meta["tokenizer.chat_template"], bos, eos)
+            return format_with_template(messages, self._template, bos, eos)
         return FORMATTERS[self.settings.chat_format](messages)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         """Run one completion on this model's worker thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._worker, self.complete_blocking, request)
+
+    def complete_sync(self, request: CompletionRequest) -> Completion:
+        """Run one completion on this model's worker thread and wait for it (no event loop)."""
+        return self._worker.submit(self.complete_blocking, request).result()
 
     def complete_blocking(self, request: CompletionRequest) -> Completion:
         """Run one completion on the calling thread (only from this model's worker)."""

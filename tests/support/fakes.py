@@ -13,19 +13,22 @@ from pydantic import Field
 from gra_graph.config import GraphConfig
 from gra_graph.llm.chat_model import SchemaChatModel
 from gra_graph.llm.members import MemberHandle, Members
+from gra_graph.state import SCORE_DIMENSIONS
 
 # A reply: a fixed string, or a function of (schema title or "text", prompt) -> string.
 Reply = str | Callable[[str, str], str]
 
 
 def scores(value: int, weakness: str = "could be shorter") -> str:
-    dims = ["correctness", "clarity", "completeness", "relevance", "coherence", "ethicality"]
-    return json.dumps({**dict.fromkeys(dims, value), "strengths": "clear", "weaknesses": weakness})
+    return json.dumps(
+        {**dict.fromkeys(SCORE_DIMENSIONS, value), "strengths": "clear", "weaknesses": weakness}
+    )
 
 
 def adjudication(value: int) -> str:
-    dims = ["correctness", "clarity", "completeness", "relevance", "coherence", "ethicality"]
-    return json.dumps({**dict.fromkeys(dims, value), "rationale": "weighed the reviews"})
+    return json.dumps(
+        {**dict.fromkeys(SCORE_DIMENSIONS, value), "rationale": "weighed the reviews"}
+    )
 
 
 CHECK_PASS = json.dumps(
