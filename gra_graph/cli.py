@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--limit", type=int, default=None, metavar="M", help="use only the first M seeds"
     )
+    run.add_argument(
+        "--engine",
+        choices=["batched", "simple"],
+        default=None,
+        help="llama.cpp engine; overrides the graph file's engine.kind (default there: "
+        "batched, which decodes concurrent calls together; simple runs one call at a time)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     check = sub.add_parser("check", help="validate a graph file and its prompts and model files")
@@ -117,6 +124,10 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
 
     _numbers_ok(args)
     config = GraphConfig.from_file(args.graph)
+    if args.engine:
+        config = config.model_copy(
+            update={"engine": config.engine.model_copy(update={"kind": args.engine})}
+        )
     seeds = read_seeds(args.seeds)
     if args.limit:
         seeds = seeds[: args.limit]
@@ -127,6 +138,7 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
         "samples_per_seed": args.samples_per_seed,
         "concurrency": args.concurrency,
         "seed": args.seed,
+        "engine": config.engine.kind,
     }
     progress = RichProgress(console)
     runner = Runner(

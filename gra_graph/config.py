@@ -161,6 +161,41 @@ class Generation(_Strict):
     )
 
 
+class Engine(_Strict):
+    """How llama.cpp runs the members' model files (one engine per distinct load)."""
+
+    kind: Literal["batched", "simple"] = Field(
+        "batched",
+        description="batched: continuous batching with prefix reuse (many calls decode "
+        "together); simple: llama-cpp-python's one-call-at-a-time Llama, for comparison.",
+    )
+    max_sequences: int = Field(
+        8, ge=1, le=128, description="Sequences decoded together per loaded model (batched)."
+    )
+    prefix_cache: int = Field(
+        8,
+        ge=0,
+        le=128,
+        description="Finished sequences kept per loaded model so later prompts can reuse "
+        "their prefix; each holds n_ctx KV cells (batched).",
+    )
+    n_batch: int = Field(
+        512, ge=16, le=8192, description="Most tokens handed to llama.cpp in one decode."
+    )
+    min_prefix: int = Field(
+        32, ge=1, description="Shortest shared prefix worth reusing, in tokens (batched)."
+    )
+
+    @model_validator(mode="after")
+    def _check_batch(self) -> Engine:
+        if self.n_batch < self.max_sequences:
+            raise ValueError(
+                f"n_batch: {self.n_batch} cannot hold one token of each of {self.max_sequences} "
+                "sequences; raise n_batch or lower max_sequences"
+            )
+        return self
+
+
 def _default_prompts() -> dict[Stage, str]:
     return {stage: f"../prompts/{stage.value}.txt" for stage in Stage}
 
@@ -181,6 +216,7 @@ class GraphConfig(_Strict):
     budgets: Budgets = Field(default_factory=Budgets)
     dedup: Dedup = Field(default_factory=Dedup)
     generation: Generation = Field(default_factory=Generation)
+    engine: Engine = Field(default_factory=Engine)
     prompts: dict[Stage, str] = Field(
         default_factory=_default_prompts,
         description="Prompt file per stage, relative to the graph file's folder.",
@@ -232,8 +268,13 @@ class GraphConfig(_Strict):
         return (self.base_dir / self.prompts[stage]).resolve()
 
     def fingerprint(self) -> str:
-        """A short hash of the settings that shape results, for run directories."""
-        text = self.model_dump_json(exclude={"description"})
+        """A short hash of the settings that shape results, for run directories.
+
+        Of the engine only its kind counts: the batched engine's sizes change speed and memory,
+        never a result.
+        """
+        text = self.model_dump_json(exclude={"description": True, "engine": True})
+        text += self.engine.kind
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @classmethod

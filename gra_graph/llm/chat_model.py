@@ -3,7 +3,7 @@
 :class:`SchemaChatModel` gives any chat model that accepts a ``json_schema`` call argument a
 ``with_structured_output`` that returns validated pydantic objects (or, with ``include_raw``,
 the parsing error instead of a silent default). :class:`LlamaCppChatModel` is that model on an
-in-process llama.cpp :class:`~gra_graph.llm.engine.LoadedModel`.
+in-process llama.cpp :class:`~gra_graph.llm.engine.ModelEngine`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gra_graph.llm.chat_format import Message
-from gra_graph.llm.engine import Completion, CompletionRequest, LoadedModel
+from gra_graph.llm.engine import Completion, CompletionRequest, ModelEngine
 from gra_graph.schemas import grammar_schema
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
@@ -113,7 +113,7 @@ class LlamaCppChatModel(SchemaChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     member: str
-    engine: LoadedModel = Field(exclude=True)
+    engine: ModelEngine = Field(exclude=True)
     persona: str = ""
     temperature: float = 0.7
     top_p: float = 0.9

@@ -1,33 +1,47 @@
-"""The only code that calls llama.cpp: one loaded GGUF file, shared by every member that uses it.
+"""What every llama.cpp engine offers the rest of the model layer, and how one is chosen.
 
-A ``Llama`` object is not thread-safe, so each loaded model owns a single worker thread and every
-call on it runs there, one at a time, off the event loop. Different model files run in parallel.
+Two engines run a loaded GGUF file:
+
+- ``simple`` (:mod:`gra_graph.llm.simple`): llama-cpp-python's high-level ``Llama``, one call
+  at a time on a worker thread.
+- ``batched`` (:mod:`gra_graph.llm.batched`): continuous batching on the low-level API, many
+  sequences decoded together in one context, prompt prefixes reused from the KV cache, and
+  grammars checked one sampled token at a time.
+
+Both take a :class:`CompletionRequest` and return a :class:`Completion`, so the chat models,
+the nodes and the graph files do not depend on which one runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import os
 import sys
-import threading
-import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from gra_graph.llm.chat_format import FORMATTERS, FormattedPrompt, Message, format_with_template
+
+EngineKind = Literal["simple", "batched"]
 
 
 class ModelLoadError(RuntimeError):
     """llama.cpp could not load a model file."""
 
 
+class ContextOverflowError(ValueError):
+    """A request's prompt does not fit the context a member was given (``n_ctx``)."""
+
+
+class EngineClosedError(RuntimeError):
+    """The engine was closed while the request waited or ran."""
+
+
 @contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
+def quiet_native_stderr() -> Iterator[None]:
     """Silence llama.cpp's C-level notices while a model loads (verbose=False misses some).
 
     Models load before any sample starts, so no other thread's output is lost; failures still
@@ -66,13 +80,28 @@ class CompletionRequest:
 
 @dataclass(frozen=True)
 class Completion:
-    """What a completion produced, with token and time accounting."""
+    """What a completion produced, with token and time accounting.
+
+    ``reused_prompt_tokens`` counts prompt tokens whose KV cells were borrowed from another
+    sequence instead of being read again (batched engine only).
+    """
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     seconds: float
     finish_reason: str | None
+    reused_prompt_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Sizes of the batched engine (ignored by the simple one)."""
+
+    max_sequences: int = 8
+    prefix_cache: int = 8
+    n_batch: int = 512
+    min_prefix: int = 32
 
 
 @dataclass(frozen=True)
@@ -84,96 +113,62 @@ class LoadSettings:
     n_ctx: int
     n_threads: int | None
     n_gpu_layers: int
+    engine: EngineKind = "simple"
+    batch: BatchSettings = BatchSettings()
 
 
-class LoadedModel:
-    """A GGUF file loaded by llama.cpp, with its own worker thread."""
+class ModelEngine(ABC):
+    """A GGUF file loaded by llama.cpp, answering :class:`CompletionRequest` s."""
 
-    def __init__(self, settings: LoadSettings) -> None:
-        from llama_cpp import Llama
-
-        self.settings = settings
-        try:
-            with _quiet_native_stderr():
-                self._llama = Llama(
-                    model_path=str(settings.path),
-                    n_ctx=settings.n_ctx,
-                    n_threads=settings.n_threads,
-                    n_gpu_layers=settings.n_gpu_layers,
-                    verbose=False,
-                )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelLoadError(f"llama.cpp cannot load {settings.path}: {exc}") from None
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
-        self._grammars: dict[str, Any] = {}
-        self._grammar_lock = threading.Lock()
-        self._template = self._llama.metadata.get("tokenizer.chat_template")
-        if settings.chat_format == "template" and not self._template:
-            raise ModelLoadError(
-                f"{settings.path.name} has no chat template; set the member's chat_format to "
-                "chatml, gemma or plain"
-            )
+    settings: LoadSettings
+    _template: str | None = None
 
     @property
     def path(self) -> Path:
         return self.settings.path
 
+    def _check_template(self) -> None:
+        if self.settings.chat_format == "template" and not self._template:
+            raise ModelLoadError(
+                f"{self.settings.path.name} has no chat template; set the member's chat_format "
+                "to chatml, gemma or plain"
+            )
+
+    @abstractmethod
+    def _special_texts(self) -> tuple[str, str]:
+        """The texts of the BOS and EOS tokens (for chat templates that print them)."""
+
     def format(self, messages: Sequence[Message]) -> FormattedPrompt:
         """Render messages in this model's chat format."""
         if self.settings.chat_format == "template":
-            vocab = self._llama._model
-            bos = vocab.token_get_text(vocab.token_bos()) if vocab.token_bos() >= 0 else ""
-            eos = vocab.token_get_text(vocab.token_eos()) if vocab.token_eos() >= 0 else ""
+            assert self._template is not None  # checked at load
+            bos, eos = self._special_texts()
             return format_with_template(messages, self._template, bos, eos)
         return FORMATTERS[self.settings.chat_format](messages)
 
+    @abstractmethod
     async def complete(self, request: CompletionRequest) -> Completion:
-        """Run one completion on this model's worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, self.complete_blocking, request)
+        """Run one completion without blocking the event loop; cancelling it frees its slot."""
 
+    @abstractmethod
     def complete_sync(self, request: CompletionRequest) -> Completion:
-        """Run one completion on this model's worker thread and wait for it (no event loop)."""
-        return self._worker.submit(self.complete_blocking, request).result()
+        """Run one completion and wait for it (no event loop)."""
 
-    def complete_blocking(self, request: CompletionRequest) -> Completion:
-        """Run one completion on the calling thread (only from this model's worker)."""
-        prompt = self.format(request.messages)
-        grammar = self._grammar(request.json_schema) if request.json_schema else None
-        started = time.perf_counter()
-        result = self._llama.create_completion(
-            prompt.text,
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            top_k=request.top_k,
-            repeat_penalty=request.repeat_penalty,
-            seed=request.seed,
-            stop=list(prompt.stop + request.stop),
-            grammar=grammar,
-        )
-        seconds = time.perf_counter() - started
-        choice = result["choices"][0]
-        usage = result.get("usage", {})
-        return Completion(
-            text=choice["text"],
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            seconds=seconds,
-            finish_reason=choice.get("finish_reason"),
-        )
-
-    def _grammar(self, schema: str) -> Any:
-        from llama_cpp import LlamaGrammar
-
-        with self._grammar_lock:
-            if schema not in self._grammars:
-                # Validate the schema is JSON here so a bad one fails loudly, not as plain JSON.
-                json.loads(schema)
-                self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
-            return self._grammars[schema]
-
+    @abstractmethod
     def close(self) -> None:
-        """Stop the worker and free the model."""
-        self._worker.shutdown(wait=True)
-        self._llama.close()
+        """Finish or fail what is in flight and free the model."""
+
+
+def load_engine(settings: LoadSettings) -> ModelEngine:
+    """Load ``settings.path`` with the engine ``settings.engine`` names.
+
+    Raises:
+        ModelLoadError: llama.cpp rejected the file or the settings.
+    """
+    if settings.engine == "batched":
+        from gra_graph.llm.batched import BatchedEngine
+
+        return BatchedEngine(settings)
+    from gra_graph.llm.simple import SimpleEngine
+
+    return SimpleEngine(settings)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from gra_graph.config import GraphConfig, Member
+from gra_graph.config import Engine, GraphConfig, Member
 from gra_graph.llm.bundled import BUNDLED, bundled_path
 from gra_graph.llm.chat_model import LlamaCppChatModel
-from gra_graph.llm.engine import LoadedModel, LoadSettings
+from gra_graph.llm.engine import BatchSettings, LoadSettings, ModelEngine, load_engine
 from gra_graph.llm.gguf import check_gguf
 
 
@@ -42,7 +42,7 @@ def resolve_model_path(member: Member, base_dir: Path) -> Path:
     return path if path.is_absolute() else (base_dir / path).resolve()
 
 
-def load_settings(member: Member, path: Path) -> LoadSettings:
+def load_settings(member: Member, path: Path, engine: Engine | None = None) -> LoadSettings:
     """The llama.cpp settings a member needs; members with equal settings share one load."""
     chat_format = member.chat_format
     if chat_format == "auto":
@@ -50,13 +50,22 @@ def load_settings(member: Member, path: Path) -> LoadSettings:
         chat_format = bundled.chat_format if bundled else "template"
     # llama-cpp-python's own default is half the cores, which leaves a 2-core laptop half idle.
     threads = member.n_threads or os.cpu_count() or 1
-    return LoadSettings(path, chat_format, member.n_ctx, threads, member.n_gpu_layers)
+    engine = engine or Engine()
+    batch = BatchSettings(
+        max_sequences=engine.max_sequences,
+        prefix_cache=engine.prefix_cache,
+        n_batch=engine.n_batch,
+        min_prefix=engine.min_prefix,
+    )
+    return LoadSettings(
+        path, chat_format, member.n_ctx, threads, member.n_gpu_layers, engine.kind, batch
+    )
 
 
 class Members(Mapping[str, MemberHandle]):
     """The loaded committee: member name -> :class:`MemberHandle`. Close it when done."""
 
-    def __init__(self, handles: dict[str, MemberHandle], engines: list[LoadedModel]) -> None:
+    def __init__(self, handles: dict[str, MemberHandle], engines: list[ModelEngine]) -> None:
         self._handles = handles
         self._engines = engines
 
@@ -103,13 +112,13 @@ def load_members(config: GraphConfig) -> Members:
         ModelLoadError: llama.cpp rejected a file (already loaded ones are freed).
     """
     paths = check_member_models(config)
-    engines: dict[LoadSettings, LoadedModel] = {}
+    engines: dict[LoadSettings, ModelEngine] = {}
     handles: dict[str, MemberHandle] = {}
     try:
         for member in config.members:
-            settings = load_settings(member, paths[member.name])
+            settings = load_settings(member, paths[member.name], config.engine)
             if settings not in engines:
-                engines[settings] = LoadedModel(settings)
+                engines[settings] = load_engine(settings)
             chat_model = LlamaCppChatModel(
                 member=member.name,
                 engine=engines[settings],
