@@ -200,3 +200,12 @@ async def test_a_live_prefix_is_copied_not_reread(uncached: BatchedEngine) -> No
     assert all(c.reused_prompt_tokens >= 64 for c in followers)
     alone = [await uncached.complete(_rubric_request(t)) for t in TOPICS[:3]]
     assert [c.text for c in followers] == [c.text for c in alone]
+
+
+async def test_stop_strings_and_token_limits_apply_per_sequence(engine: BatchedEngine) -> None:
+    stopped, limited = await asyncio.gather(
+        engine.complete(_request("the moon", False, max_tokens=40, temperature=0.0, stop=(" ",))),
+        engine.complete(_request("the moon", False, max_tokens=3, temperature=0.0)),
+    )
+    assert " " not in stopped.text and stopped.finish_reason == "stop"
+    assert limited.completion_tokens == 3 and limited.finish_reason == "length"

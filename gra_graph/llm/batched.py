@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import ctypes
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -165,7 +166,7 @@ class BatchedEngine(ModelEngine):
         cparams.n_ctx = self.kv_cells
         cparams.n_batch = cparams.n_ubatch = self._n_batch
         cparams.n_seq_max = self._n_slots
-        threads = settings.n_threads or 1
+        threads = settings.n_threads or os.cpu_count() or 1
         cparams.n_threads = cparams.n_threads_batch = threads
         cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
         cparams.kv_unified = False  # one stream per sequence: see the module docstring
