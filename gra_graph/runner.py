@@ -25,18 +25,19 @@ import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gra_graph.config import GraphConfig
 from gra_graph.context import GraContext
 from gra_graph.dedup import EMBEDDERS, near_duplicate_filter
 from gra_graph.graph import build_graph
+from gra_graph.llm.faults import with_faults
 from gra_graph.llm.members import Members, check_member_models, load_members
 from gra_graph.nodes.annotate import annotate_seed
 from gra_graph.output import (
@@ -49,7 +50,7 @@ from gra_graph.prompts import load_prompts
 from gra_graph.records import build_record, failed_record
 from gra_graph.roles import sample_rng
 from gra_graph.seeds import seeds_fingerprint
-from gra_graph.state import PoolEntry, Record, Seed
+from gra_graph.state import CallRecord, PoolEntry, Record, Seed
 
 MANIFEST_VERSION = 1
 
@@ -77,6 +78,18 @@ class RunSummary(BaseModel):
     generated_tokens_per_second: float = 0.0
     seconds_per_seed_sample: float | None = None
     rejection_reasons: dict[str, int] = {}
+    faults: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="failed call attempts per member and fault kind (exception, timeout, empty, "
+        "invalid_json, schema), seed annotation included",
+    )
+
+    def count_faults(self, calls: Iterable[CallRecord]) -> None:
+        """Add the failed attempts of ``calls`` to :attr:`faults`."""
+        for call in calls:
+            for kind in call.faults:
+                per_member = self.faults.setdefault(call.member, {})
+                per_member[kind] = per_member.get(kind, 0) + 1
 
     @property
     def complete(self) -> bool:
@@ -181,7 +194,8 @@ class Runner:
                 f"{self.config.name}-{manifest['graph_fingerprint'][:6]}-"
                 f"{manifest['seeds_fingerprint'][:6]}-s{self.seed}"
             )
-            self.context = GraContext(self.config, self._members, prompts, self.seed)
+            members = with_faults(self._members, self.config)  # as is, unless faults are set
+            self.context = GraContext(self.config, members, prompts, self.seed)
             from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
             saver = await self._stack.enter_async_context(
@@ -366,6 +380,7 @@ class Runner:
             elif i in cached:
                 row = cached[i]
                 result[i] = Seed.model_validate(row["seed"]) if row["seed"] else None
+                self.summary.count_faults([CallRecord.model_validate(row["call"])])
             else:
                 todo.append(i)
         semaphore = asyncio.Semaphore(self.concurrency)
@@ -386,6 +401,7 @@ class Runner:
                         }
                     ],
                 )
+            self.summary.count_faults([out.record])
             self.observer.on_tokens(out.record.completion_tokens)
 
         await asyncio.gather(*(annotate(i) for i in todo))
@@ -416,6 +432,7 @@ class Runner:
         s.abstentions += sum(r.abstained for r in record.reviews)
         s.completion_tokens += record.completion_tokens
         s.prompt_tokens += sum(c.prompt_tokens for c in record.calls)
+        s.count_faults(record.calls)
         self.observer.on_record(record, resumed)
 
     def _finish(self) -> None:
@@ -426,6 +443,7 @@ class Runner:
         s.kept_after_dedup = len(kept)
         s.near_duplicates = len(accepted) - len(kept)
         s.rejection_reasons = dict(Counter(s.rejection_reasons).most_common())
+        s.faults = {m: dict(sorted(k.items())) for m, k in sorted(s.faults.items())}
         fresh_tokens = s.completion_tokens - sum(
             r.completion_tokens for r in records[: s.resumed_records]
         )
