@@ -4,9 +4,10 @@ Usage:
     python evals/report.py runs/demo [runs/other ...]
 
 Per run it prints the decision counts, the rejection reasons, each member's abstention rate and
-mean composite score as a reviewer, the mean absolute disagreement between reviewers of the
-same response, and the generated tokens per second and seconds per seed-sample from
-``summary.json``. Everything is read from the run directory; no model is loaded.
+mean composite score as a reviewer, each member's failed call attempts by fault kind, the mean
+absolute disagreement between reviewers of the same response, and the generated tokens per
+second and seconds per seed-sample from ``summary.json``. Everything is read from the run
+directory; no model is loaded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,25 @@ def load_records(run: Path) -> list[dict]:
 def composite(review: dict) -> float | None:
     scores = review.get("scores") or {}
     return statistics.fmean(scores.values()) if scores and not review["abstained"] else None
+
+
+FAULT_KINDS = ("exception", "timeout", "empty", "invalid_json", "schema")
+
+
+def fault_lines(records: list[dict]) -> list[str]:
+    """A table of failed call attempts per member and fault kind (from each call's ``faults``)."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    calls: Counter[str] = Counter()
+    for r in records:
+        for call in r["calls"]:
+            calls[call["member"]] += 1
+            counts[call["member"]].update(call.get("faults", []))
+    header = "member           calls  " + "  ".join(f"{k:>12}" for k in FAULT_KINDS)
+    lines = ["failed call attempts by kind:", header]
+    for member in sorted(calls):
+        row = "  ".join(f"{counts[member][k]:>12}" for k in FAULT_KINDS)
+        lines.append(f"{member:<16} {calls[member]:>6}  {row}")
+    return lines
 
 
 def report(run: Path) -> str:
@@ -70,6 +90,7 @@ def report(run: Path) -> str:
             f"{member:<16} {checks_total[member]:>6} {checks_abstained[member]:>6} "
             f"{len(values):>8} {len(values) - len(usable):>6}  {mean:>10}"
         )
+    lines += fault_lines(records)
     if disagreements:
         lines.append(
             f"mean |score difference| between two reviewers of one response: "

@@ -17,8 +17,15 @@ from gra_graph.context import GraContext
 from gra_graph.graph import build_graph
 from gra_graph.llm.chat_model import LlamaCppChatModel, SchemaChatModel
 from gra_graph.llm.members import MemberHandle, Members, load_members
-from gra_graph.runner import RunDirectoryError, Runner, RunObserver, RunSummary, run_seeds
-from gra_graph.seeds import SeedFileError, read_seeds
+from gra_graph.runner import (
+    RunDirectoryError,
+    Runner,
+    RunObserver,
+    RunSummary,
+    RunWriteError,
+    run_seeds,
+)
+from gra_graph.seeds import SeedFile, SeedFileError, read_seeds
 from gra_graph.state import Record, Seed
 
 __all__ = [
@@ -32,9 +39,11 @@ __all__ = [
     "RunDirectoryError",
     "RunObserver",
     "RunSummary",
+    "RunWriteError",
     "Runner",
     "SchemaChatModel",
     "Seed",
+    "SeedFile",
     "SeedFileError",
     "build_graph",
     "load_members",

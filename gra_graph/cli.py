@@ -8,16 +8,18 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.llm.bundled import BundledModelError
 from gra_graph.llm.engine import ModelLoadError
 from gra_graph.llm.gguf import ModelFileError
-from gra_graph.runner import RunDirectoryError, Runner
-from gra_graph.seeds import SeedFileError, read_seeds
+from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
+from gra_graph.seeds import SeedFile, SeedFileError
 
 EXIT_INPUT = 2
 EXIT_INCOMPLETE = 3
+EXIT_WRITE = 4
 EXIT_INTERRUPTED = 130
 
 USER_ERRORS = (
@@ -82,8 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    check = sub.add_parser("check", help="validate a graph file and its prompts and model files")
+    check = sub.add_parser(
+        "check", help="validate a graph file and its prompts and model files (and a seeds file)"
+    )
     check.add_argument("graph", type=Path)
+    check.add_argument(
+        "--seeds", type=Path, default=None, help="also validate this seeds file (streamed)"
+    )
 
     draw = sub.add_parser("draw", help="print the graph as Mermaid (default) or ASCII, offline")
     draw.add_argument("--format", choices=["mermaid", "ascii"], default="mermaid")
@@ -103,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return EXIT_INPUT
+    except RunWriteError as exc:  # a full disk mid-run: written records are intact, resumable
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        return EXIT_WRITE
     except KeyboardInterrupt:
         console.print("interrupted; run the same command again to resume")
         return EXIT_INTERRUPTED
@@ -128,9 +138,8 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
         config = config.model_copy(
             update={"engine": config.engine.model_copy(update={"kind": args.engine})}
         )
-    seeds = read_seeds(args.seeds)
-    if args.limit:
-        seeds = seeds[: args.limit]
+    seeds = SeedFile.scan(args.seeds, limit=args.limit)  # streams; fails before any model loads
+    _warn_duplicates(console, seeds)
     command = {
         "graph": str(args.graph),
         "seeds": str(args.seeds),
@@ -165,6 +174,12 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
     return 0 if runner.summary.complete else EXIT_INCOMPLETE
 
 
+def _warn_duplicates(console: Console, seeds: SeedFile) -> None:
+    if seeds.duplicates.count:
+        text = escape(seeds.duplicates.message(seeds.path))
+        console.print(f"[yellow]warning:[/] {text}", highlight=False)
+
+
 def _check(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.llm.members import check_member_models
     from gra_graph.prompts import load_prompts
@@ -178,6 +193,10 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         f"{config.committee_size}, tau {config.thresholds.tau}, "
         f"delta {config.thresholds.delta}, revise rounds {config.revise.max_rounds}"
     )
+    if args.seeds is not None:
+        seeds = SeedFile.scan(args.seeds)
+        console.print(f"{args.seeds}: ok - {len(seeds)} seeds", highlight=False)
+        _warn_duplicates(console, seeds)
     return 0
 
 

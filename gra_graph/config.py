@@ -71,6 +71,38 @@ class Sampling(_Strict):
     seed: int = Field(0, ge=0, description="Member seed, mixed into every call's seed.")
 
 
+class Faults(_Strict):
+    """Fault injection for one member, for testing a committee's failure handling.
+
+    Each value is the probability that one call attempt of this member is replaced by that
+    fault instead of reaching its model; draws are seeded by the run seed and the call's identity
+    (member, sample, stage, attempt), so a run is reproducible. ``invalid_json`` and
+    ``out_of_range`` apply to structured stages only (a free-text stage accepts any text), so
+    there the real model answers instead. See ``gra_graph/llm/faults.py``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    raise_: float = Field(0.0, alias="raise", ge=0.0, le=1.0, description="Raise an exception.")
+    hang: float = Field(0.0, ge=0.0, le=1.0, description="Never answer (until the call timeout).")
+    empty: float = Field(0.0, ge=0.0, le=1.0, description="Answer with empty text.")
+    invalid_json: float = Field(0.0, ge=0.0, le=1.0, description="Answer with broken JSON.")
+    out_of_range: float = Field(
+        0.0, ge=0.0, le=1.0, description="Answer with valid JSON whose values break the schema."
+    )
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> Faults:
+        if self.total > 1.0 + 1e-9:
+            raise ValueError(f"fault probabilities add up to {self.total:g}, more than 1")
+        return self
+
+    @property
+    def total(self) -> float:
+        """The probability that an attempt is faulted at all."""
+        return self.raise_ + self.hang + self.empty + self.invalid_json + self.out_of_range
+
+
 class Member(_Strict):
     """One committee member: a model file plus a persona and sampling settings.
 
@@ -98,6 +130,9 @@ class Member(_Strict):
         (Role.GENERATOR, Role.REVIEWER, Role.ADJUDICATOR, Role.ENRICHER),
         min_length=1,
         description="Roles this member may be drawn for.",
+    )
+    faults: Faults = Field(
+        default_factory=Faults, description="Fault injection (testing); none by default."
     )
 
 
@@ -158,6 +193,13 @@ class Generation(_Strict):
     few_shot: int = Field(3, ge=1, le=8, description="Pool examples shown when composing.")
     structured_retries: int = Field(
         1, ge=0, le=5, description="Extra attempts when structured output fails validation."
+    )
+    call_timeout_s: float = Field(
+        600.0,
+        gt=0.0,
+        le=86400.0,
+        description="Seconds one call attempt may take, waiting for its model included; a "
+        "timed-out attempt is retried like any other failure.",
     )
 
 

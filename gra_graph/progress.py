@@ -103,6 +103,9 @@ def summary_table(summary: RunSummary) -> Table:
     ]
     for kind, count in summary.rejection_reasons.items():
         rows.append((f"  rejected: {kind}", count))
+    rows.append(("failed call attempts", sum(sum(k.values()) for k in summary.faults.values())))
+    for member, kinds in summary.faults.items():
+        rows.append((f"  {member}", ", ".join(f"{kind} {n}" for kind, n in kinds.items())))
     for what, value in rows:
         table.add_row(what, str(value))
     return table

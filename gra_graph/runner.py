@@ -23,39 +23,53 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gra_graph.config import GraphConfig
 from gra_graph.context import GraContext
 from gra_graph.dedup import EMBEDDERS, near_duplicate_filter
 from gra_graph.graph import build_graph
+from gra_graph.llm.faults import with_faults
 from gra_graph.llm.members import Members, check_member_models, load_members
 from gra_graph.nodes.annotate import annotate_seed
 from gra_graph.output import (
     append_jsonl,
+    is_out_of_space,
+    iter_jsonl,
     read_jsonl_repairing,
     write_json_atomic,
     write_jsonl_atomic,
 )
+from gra_graph.pools import FewShotPools
 from gra_graph.prompts import load_prompts
 from gra_graph.records import build_record, failed_record
 from gra_graph.roles import sample_rng
-from gra_graph.seeds import seeds_fingerprint
-from gra_graph.state import PoolEntry, Record, Seed
+from gra_graph.seeds import SeedFile, seeds_fingerprint
+from gra_graph.state import CallRecord, PoolEntry, Record, Seed
 
 MANIFEST_VERSION = 1
 
 
 class RunDirectoryError(RuntimeError):
     """The output directory cannot hold this run (another run's files, not writable)."""
+
+
+class RunWriteError(RuntimeError):
+    """Writing the run's files failed mid-run (a full disk); what was written is intact.
+
+    The run stops taking new seed-samples; records written before are complete lines, and the
+    seed-samples without a record resume from their checkpoints when the same command runs
+    again.
+    """
 
 
 class RunSummary(BaseModel):
@@ -77,6 +91,18 @@ class RunSummary(BaseModel):
     generated_tokens_per_second: float = 0.0
     seconds_per_seed_sample: float | None = None
     rejection_reasons: dict[str, int] = {}
+    faults: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="failed call attempts per member and fault kind (exception, timeout, empty, "
+        "invalid_json, schema), seed annotation included",
+    )
+
+    def count_faults(self, calls: Iterable[CallRecord]) -> None:
+        """Add the failed attempts of ``calls`` to :attr:`faults`."""
+        for call in calls:
+            for kind in call.faults:
+                per_member = self.faults.setdefault(call.member, {})
+                per_member[kind] = per_member.get(kind, 0) + 1
 
     @property
     def complete(self) -> bool:
@@ -112,7 +138,7 @@ class Runner:
     def __init__(
         self,
         config: GraphConfig,
-        seeds: Sequence[Seed],
+        seeds: Sequence[Seed] | SeedFile,
         out_dir: str | Path,
         *,
         samples_per_seed: int = 1,
@@ -129,7 +155,10 @@ class Runner:
         if not seeds:
             raise ValueError("no seeds")
         self.config = config
-        self.seeds = list(seeds)
+        # a SeedFile is read lazily (twice: annotation and pools, then sampling); a list as is
+        self.seeds: Sequence[Seed] | SeedFile = (
+            seeds if isinstance(seeds, SeedFile) else list(seeds)
+        )
         self.out_dir = Path(out_dir)
         self.samples_per_seed = samples_per_seed
         self.concurrency = concurrency
@@ -142,6 +171,8 @@ class Runner:
         self._write_lock = asyncio.Lock()
         self.summary = RunSummary(seed_samples=len(self.seeds) * samples_per_seed)
         self.run_id = ""
+        self._resumed_tokens = 0
+        self._write_error: BaseException | None = None
 
     # ---- paths
     @property
@@ -172,6 +203,7 @@ class Runner:
             model_dir()  # fail now, not after the run, if the embedder is missing
         manifest = self._manifest()
         self._check_out_dir(manifest)
+        self._check_writable()
         if self._members is None:
             check_member_models(self.config)
             self._members = await asyncio.to_thread(load_members, self.config)
@@ -181,7 +213,8 @@ class Runner:
                 f"{self.config.name}-{manifest['graph_fingerprint'][:6]}-"
                 f"{manifest['seeds_fingerprint'][:6]}-s{self.seed}"
             )
-            self.context = GraContext(self.config, self._members, prompts, self.seed)
+            members = with_faults(self._members, self.config)  # as is, unless faults are set
+            self.context = GraContext(self.config, members, prompts, self.seed)
             from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
             saver = await self._stack.enter_async_context(
@@ -218,6 +251,48 @@ class Runner:
                 f"{self.out_dir} is not empty and holds no gra run; choose a new --out"
             )
 
+    def _check_writable(self) -> None:
+        """Fail before any model loads if the run directory cannot be created or written.
+
+        Probes the directory (or, when it does not exist yet, its nearest existing parent) by
+        creating and removing a temporary file, which works for permissions, read-only file
+        systems and paths through a regular file alike; nothing is left behind.
+        """
+        probe = self.out_dir
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise RunDirectoryError(
+                f"cannot create {self.out_dir}: {probe} is not a directory"
+            )
+        try:
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as exc:
+            raise RunDirectoryError(
+                f"cannot write to {self.out_dir}: {exc.strerror or exc} (in {probe})"
+            ) from None
+
+    def _append(self, path: Path, row: dict[str, Any]) -> bool:
+        """Append one journal row; on a full disk remember the error and return ``False``."""
+        if self._write_error is not None:
+            return False
+        try:
+            append_jsonl(path, [row])
+        except OSError as exc:
+            self._write_error = exc
+            return False
+        return True
+
+    def _raise_write_error(self) -> None:
+        exc = self._write_error
+        if exc is not None:
+            what = getattr(exc, "strerror", None) or str(exc)
+            raise RunWriteError(
+                f"cannot write to {self.out_dir}: {what}. The run stopped; every record already "
+                "written is complete. Free some space and run the same command again to resume."
+            ) from exc
+
     def _prepare_out_dir(self, manifest: dict[str, Any]) -> None:
         run_file = self.out_dir / "run.json"
         try:
@@ -251,39 +326,50 @@ class Runner:
         previous = [Record.model_validate(r) for r in read_jsonl_repairing(self.records_path)]
         done = {r.key for r in previous}
         self.observer.on_start(self.summary.seed_samples, len(done))
+        self._resumed_tokens = sum(r.completion_tokens for r in previous)
         for record in previous:
             self.summary.resumed_records += 1
             self._count(record, resumed=True)
             yield record
 
-        annotated = await self._annotated_seeds()
-        pools = self._pools(annotated)
-        pending = [
-            (i, j)
-            for i in range(len(self.seeds))
-            for j in range(self.samples_per_seed)
-            if (i, j) not in done
-        ]
+        annotations = await self._annotate_seeds()
+        pools = self._pools(annotations)
+
+        def pending() -> Iterator[tuple[tuple[int, int], Seed, Seed | None]]:
+            # lazy: workers pull one seed-sample at a time, so the seeds file is never held whole
+            for i, original in enumerate(self.seeds):
+                filled = original if original.annotated else annotations.get(i)
+                for j in range(self.samples_per_seed):
+                    if (i, j) not in done:
+                        yield (i, j), original, filled
+
         queue: asyncio.Queue[Record | None] = asyncio.Queue()
-        keys: Iterator[tuple[int, int]] = iter(pending)
+        keys = pending()
+        todo = self.summary.seed_samples - len(done)
 
         async def worker() -> None:
-            for key in keys:
+            for key, original, filled in keys:
+                if self._write_error is not None:
+                    return  # the disk is full: take no new work; the rest resumes next run
                 try:
-                    record = await self._run_one(key, annotated, pools)
+                    record = await self._run_one(key, original, filled, pools)
                 except Exception as exc:  # counted and reported; the thread resumes next run
+                    if is_out_of_space(exc):  # a checkpoint write failed: stop, as above
+                        self._write_error = self._write_error or exc
+                        return
                     self.summary.errors += 1
                     self.observer.on_error(key, exc)
                     continue
                 async with self._write_lock:
-                    append_jsonl(self.records_path, [record.model_dump(mode="json")])
+                    if not self._append(self.records_path, record.model_dump(mode="json")):
+                        return
                 self._count(record, resumed=False)
                 await queue.put(record)
 
         async def supervise() -> None:
             try:
                 await asyncio.gather(
-                    *(worker() for _ in range(min(self.concurrency, len(pending) or 1)))
+                    *(worker() for _ in range(max(1, min(self.concurrency, todo))))
                 )
             finally:
                 await queue.put(None)
@@ -298,19 +384,23 @@ class Runner:
                 supervisor.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await supervisor
+        self._raise_write_error()
         self.summary.wall_seconds = round(time.perf_counter() - started, 3)
-        self._finish()
+        try:
+            self._finish()
+        except OSError as exc:
+            self._write_error = exc
+            self._raise_write_error()
 
     async def _run_one(
         self,
         key: tuple[int, int],
-        annotated: dict[int, Seed | None],
-        pools: dict[str, list[PoolEntry]],
+        original: Seed,
+        seed: Seed | None,
+        pools: FewShotPools,
     ) -> Record:
         seed_index, sample_index = key
-        seed = annotated.get(seed_index)
         if seed is None:
-            original = self.seeds[seed_index]
             return failed_record(
                 self.run_id,
                 seed_index,
@@ -330,12 +420,12 @@ class Runner:
         return build_record(snapshot.values, self.run_id, self.context.members)
 
     def _initial_state(
-        self, key: tuple[int, int], seed: Seed, pools: dict[str, list[PoolEntry]]
+        self, key: tuple[int, int], seed: Seed, pools: FewShotPools
     ) -> dict[str, Any]:
         seed_index, sample_index = key
         assert seed.domain and seed.keywords and seed.summary
         own = PoolEntry(keywords=seed.keywords, summary=seed.summary)
-        others = [p for p in pools[seed.domain] if p != own]
+        others = [p for p in pools.domain(seed.domain) if p != own]
         rng = sample_rng(self.seed, seed_index, sample_index, "pool")
         picks = rng.sample(others, min(len(others), self.config.generation.few_shot - 1))
         return {
@@ -355,50 +445,59 @@ class Runner:
                     self.observer.on_tokens(tokens)
 
     # ---- seed annotation and pools
-    async def _annotated_seeds(self) -> dict[int, Seed | None]:
+    async def _annotate_seeds(self) -> dict[int, Seed | None]:
+        """Annotate every seed that lacks metadata (once per run); only those are returned.
+
+        Streams the seeds with at most ``concurrency`` annotations in flight. The annotations
+        (one small seed each) are kept in memory for the run; seeds that arrive annotated are
+        not, they are read again from the file when their turn comes.
+        """
         path = self.out_dir / "annotations.jsonl"
         cached = {row["seed_index"]: row for row in read_jsonl_repairing(path)}
         result: dict[int, Seed | None] = {}
-        todo = []
-        for i, seed in enumerate(self.seeds):
-            if seed.annotated:
-                result[i] = seed
-            elif i in cached:
-                row = cached[i]
-                result[i] = Seed.model_validate(row["seed"]) if row["seed"] else None
-            else:
-                todo.append(i)
-        semaphore = asyncio.Semaphore(self.concurrency)
 
-        async def annotate(i: int) -> None:
-            async with semaphore:
-                filled, out = await annotate_seed(self.context, self.seeds[i], i)
-            result[i] = filled
-            async with self._write_lock:
-                append_jsonl(
-                    path,
-                    [
-                        {
-                            "seed_index": i,
-                            "seed": filled.model_dump() if filled else None,
-                            "error": out.error,
-                            "call": out.record.model_dump(),
-                        }
-                    ],
-                )
-            self.observer.on_tokens(out.record.completion_tokens)
+        def todo() -> Iterator[tuple[int, Seed]]:
+            for i, seed in enumerate(self.seeds):
+                if seed.annotated:
+                    continue
+                row = cached.pop(i, None)
+                if row is None:
+                    yield i, seed
+                else:
+                    result[i] = Seed.model_validate(row["seed"]) if row["seed"] else None
+                    self.summary.count_faults([CallRecord.model_validate(row["call"])])
 
-        await asyncio.gather(*(annotate(i) for i in todo))
+        queue = todo()
+
+        async def annotate() -> None:
+            for i, seed in queue:
+                if self._write_error is not None:
+                    return
+                filled, out = await annotate_seed(self.context, seed, i)
+                result[i] = filled
+                row = {
+                    "seed_index": i,
+                    "seed": filled.model_dump() if filled else None,
+                    "error": out.error,
+                    "call": out.record.model_dump(),
+                }
+                async with self._write_lock:
+                    if not self._append(path, row):
+                        return
+                self.summary.count_faults([out.record])
+                self.observer.on_tokens(out.record.completion_tokens)
+
+        await asyncio.gather(*(annotate() for _ in range(self.concurrency)))
+        self._raise_write_error()
         return result
 
-    @staticmethod
-    def _pools(annotated: dict[int, Seed | None]) -> dict[str, list[PoolEntry]]:
-        pools: dict[str, list[PoolEntry]] = {}
-        for seed in annotated.values():
-            if seed is not None and seed.domain and seed.keywords and seed.summary:
-                pools.setdefault(seed.domain, []).append(
-                    PoolEntry(keywords=seed.keywords, summary=seed.summary)
-                )
+    def _pools(self, annotations: dict[int, Seed | None]) -> FewShotPools:
+        """The few-shot pools, from one more streaming pass over the seeds."""
+        pools = FewShotPools(self.seed)
+        for i, seed in enumerate(self.seeds):
+            filled = seed if seed.annotated else annotations.get(i)
+            if filled is not None:
+                pools.add(filled)
         return pools
 
     # ---- accounting and the end of a run
@@ -416,19 +515,26 @@ class Runner:
         s.abstentions += sum(r.abstained for r in record.reviews)
         s.completion_tokens += record.completion_tokens
         s.prompt_tokens += sum(c.prompt_tokens for c in record.calls)
+        s.count_faults(record.calls)
         self.observer.on_record(record, resumed)
 
     def _finish(self) -> None:
-        records = [Record.model_validate(r) for r in read_jsonl_repairing(self.records_path)]
-        accepted = sorted((r for r in records if r.status == "accepted"), key=lambda r: r.key)
+        # streamed: only accepted records are held, for the near-duplicate filter
+        accepted = sorted(
+            (
+                Record.model_validate(row)
+                for row in iter_jsonl(self.records_path)
+                if row["status"] == "accepted"
+            ),
+            key=lambda r: r.key,
+        )
         kept = self._write_accepted(accepted)
         s = self.summary
         s.kept_after_dedup = len(kept)
         s.near_duplicates = len(accepted) - len(kept)
         s.rejection_reasons = dict(Counter(s.rejection_reasons).most_common())
-        fresh_tokens = s.completion_tokens - sum(
-            r.completion_tokens for r in records[: s.resumed_records]
-        )
+        s.faults = {m: dict(sorted(k.items())) for m, k in sorted(s.faults.items())}
+        fresh_tokens = s.completion_tokens - self._resumed_tokens
         if s.wall_seconds:
             s.generated_tokens_per_second = round(fresh_tokens / s.wall_seconds, 2)
             fresh = s.accepted + s.rejected - s.resumed_records
@@ -475,7 +581,7 @@ def _rank(record: Record) -> float:
 
 async def run_seeds(
     config: GraphConfig,
-    seeds: Sequence[Seed],
+    seeds: Sequence[Seed] | SeedFile,
     out_dir: str | Path,
     *,
     samples_per_seed: int = 1,
@@ -510,6 +616,7 @@ __all__ = [
     "RunDirectoryError",
     "RunObserver",
     "RunSummary",
+    "RunWriteError",
     "Runner",
     "run_seeds",
 ]

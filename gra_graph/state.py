@@ -28,6 +28,11 @@ SCORE_DIMENSIONS: tuple[str, ...] = (
 )
 CHECK_CRITERIA: tuple[str, ...] = ("rationality", "completeness", "clarity")
 
+FaultKind = Literal["exception", "timeout", "empty", "invalid_json", "schema"]
+FAULT_KINDS: tuple[str, ...] = FaultKind.__args__
+"""How a call attempt failed: the member raised, gave no reply within ``call_timeout_s``,
+replied with empty text, with text that is not JSON, or with JSON outside the schema."""
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -66,6 +71,9 @@ class CallRecord(_Model):
     attempts: int = 1
     ok: bool = True
     error: str | None = None
+    faults: list[FaultKind] = Field(
+        default_factory=list, description="the kind of each failed attempt, in order"
+    )
 
 
 class InstructionCheck(_Model):

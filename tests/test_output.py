@@ -106,3 +106,24 @@ def test_write_jsonl_atomic_replaces_existing_content(tmp_path: Path):
     assert write_jsonl_atomic(path, []) == 0
     assert path.read_bytes() == b""
     assert [p.name for p in tmp_path.iterdir()] == ["accepted.jsonl"]
+
+
+def test_a_failed_append_leaves_no_torn_line(tmp_path: Path, monkeypatch):
+    import errno
+
+    from gra_graph import output
+
+    path = tmp_path / "j.jsonl"
+    append_jsonl(path, [{"a": 1}])
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(output.os, "fsync", full)
+        with pytest.raises(OSError, match="No space"):
+            append_jsonl(path, [{"b": 2}, {"c": 3}])
+        with pytest.raises(OSError, match="No space"):
+            write_jsonl_atomic(tmp_path / "derived.jsonl", [{"d": 4}])
+    assert path.read_text() == '{"a": 1}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.jsonl"]

@@ -39,7 +39,14 @@ def to_messages(messages: list[BaseMessage], persona: str) -> tuple[Message, ...
 
 
 class StructuredOutputError(ValueError):
-    """A model's reply did not parse or validate against the requested schema."""
+    """A model's reply did not parse or validate against the requested schema.
+
+    ``kind`` says how: ``empty``, ``invalid_json`` or ``schema`` (valid JSON, invalid values).
+    """
+
+    def __init__(self, message: str, kind: str = "schema") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def parse_structured(message: AIMessage, schema: type[BaseModel]) -> BaseModel:
@@ -50,12 +57,12 @@ def parse_structured(message: AIMessage, schema: type[BaseModel]) -> BaseModel:
     """
     text = message.text.strip()
     if not text:
-        raise StructuredOutputError("empty reply")
+        raise StructuredOutputError("empty reply", "empty")
     try:
         data = json.loads(text, strict=False)  # control characters inside strings are harmless
     except json.JSONDecodeError as exc:
         raise StructuredOutputError(
-            f"invalid JSON: {exc.msg} at {exc.pos}: {text[:80]!r}"
+            f"invalid JSON: {exc.msg} at {exc.pos}: {text[:80]!r}", "invalid_json"
         ) from None
     try:
         return schema.model_validate(data)

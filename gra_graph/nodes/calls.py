@@ -1,13 +1,25 @@
 """Calling a member from a node: render the stage's prompt, call, retry within a bound, account.
 
-This is where every model failure ends up: an exception, an empty reply, invalid JSON or a value
-outside the schema is retried (``generation.structured_retries`` extra attempts, each with its
-own seed) and then returned as an error for the node to turn into an abstention or a rejection.
-Nothing here raises for a model's misbehaviour, and nothing invents a default value.
+This is where every model failure ends up. Each attempt runs under ``generation.call_timeout_s``
+and a failed attempt is classified (:data:`~gra_graph.state.FAULT_KINDS`): the member raised
+(``exception``), gave no reply in time (``timeout``), replied with empty text (``empty``), with
+text that is not JSON (``invalid_json``) or with JSON outside the schema (``schema``). It is
+retried (``generation.structured_retries`` extra attempts, each with its own seed) and then
+returned as an error for the node to turn into an abstention or a rejection. The kind of every
+failed attempt is kept in the call's :class:`~gra_graph.state.CallRecord`. Nothing here raises
+for a model's misbehaviour, and nothing invents a default value.
+
+What a timeout means for an in-process llama.cpp model: the attempt is abandoned, not stopped.
+A call still waiting for the model's worker thread is dropped from its queue; a call already
+generating runs to its token budget on the worker and its result is discarded. The worker runs
+one call at a time, so the abandoned call cannot interleave with later ones, which simply wait
+for it (the model's state is never shared by two calls at once). A member that hangs in Python
+(an injected ``hang``, a remote model) is cancelled outright.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,21 +69,30 @@ async def _attempts(
     error = "no attempt"
     value: object | None = None
     attempt = 0
+    faults: list[str] = []
+    timeout = ctx.config.generation.call_timeout_s
     for attempt in range(1, attempts + 1):
         seed = derive_seed(ctx.run_seed, member, *call_key, stage.value, attempt)
+        deadline = asyncio.timeout(timeout)
         try:
-            if schema is None:
-                message = await handle.chat_model.ainvoke(
-                    [HumanMessage(prompt)], max_tokens=max_tokens, seed=seed
-                )
-            else:
-                runnable = handle.chat_model.with_structured_output(
-                    schema, include_raw=True, max_tokens=max_tokens, seed=seed
-                )
-                out = await runnable.ainvoke([HumanMessage(prompt)])
-                message = out["raw"]
+            async with deadline:
+                if schema is None:
+                    message = await handle.chat_model.ainvoke(
+                        [HumanMessage(prompt)], max_tokens=max_tokens, seed=seed
+                    )
+                else:
+                    runnable = handle.chat_model.with_structured_output(
+                        schema, include_raw=True, max_tokens=max_tokens, seed=seed
+                    )
+                    out = await runnable.ainvoke([HumanMessage(prompt)])
+                    message = out["raw"]
         except Exception as exc:  # a member that raises is a fault to record, not a crash
-            error = f"{type(exc).__name__}: {exc}"
+            if deadline.expired():
+                faults.append("timeout")
+                error = f"timeout: no reply within {timeout:g} s"
+            else:
+                faults.append("exception")
+                error = f"{type(exc).__name__}: {exc}"
             continue
         pt, ct = _usage(message)
         prompt_tokens += pt
@@ -80,11 +101,12 @@ async def _attempts(
             if schema is None:
                 text = message.text.strip()
                 if not text:
-                    raise StructuredOutputError("empty reply")
+                    raise StructuredOutputError("empty reply", "empty")
                 value = text
             else:
                 value = out["parsed"] or parse_structured(message, schema)
         except StructuredOutputError as exc:
+            faults.append(exc.kind)
             error = str(exc)
             continue
         error = None
@@ -99,6 +121,7 @@ async def _attempts(
         attempts=attempt,
         ok=error is None,
         error=error,
+        faults=faults,
     )
     return CallOutcome(value if error is None else None, error, record)
 
