@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gra_graph.llm.bundled import BUNDLED, bundled_path
-from gra_graph.llm.engine import CompletionRequest, LoadedModel, LoadSettings
+from gra_graph.llm.engine import CompletionRequest, LoadSettings, load_engine
 from tests.support.helpers import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -76,11 +76,12 @@ def test_a_run_with_injected_faults_completes_and_counts_them(tmp_path: Path):
                 assert check["abstained"] and check["error"]
 
 
-def test_a_timed_out_llama_call_leaves_the_model_usable():
+@pytest.mark.parametrize("engine", ["simple", "batched"])
+def test_a_timed_out_llama_call_leaves_the_model_usable(engine: str):
     settings = LoadSettings(
-        bundled_path("smollm2-135m"), BUNDLED["smollm2-135m"].chat_format, 1024, 2, 0
+        bundled_path("smollm2-135m"), BUNDLED["smollm2-135m"].chat_format, 1024, 2, 0, engine
     )
-    model = LoadedModel(settings)
+    model = load_engine(settings)
 
     def request(text: str, max_tokens: int) -> CompletionRequest:
         return CompletionRequest(
@@ -92,7 +93,8 @@ def test_a_timed_out_llama_call_leaves_the_model_usable():
     async def scenario() -> tuple[str, str]:
         await model.complete(request("Count from one to five.", 12))
         reference = (await model.complete(question)).text
-        # a long call, abandoned after 50 ms: it finishes on the worker thread, unseen
+        # a long call, abandoned after 50 ms: the simple engine finishes it on its worker thread,
+        # unseen; the batched one drops it from the batch
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.05):
                 await model.complete(request("Write a long story about the sea.", 64))
