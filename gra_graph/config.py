@@ -161,6 +161,18 @@ class Generation(_Strict):
     )
 
 
+class Checkpoints(_Strict):
+    """The run's checkpoint database (``checkpoints.sqlite``); does not change results."""
+
+    prune_finished: bool = Field(
+        True,
+        description="Delete a seed-sample's checkpoints once its record is safely in "
+        "records.jsonl, and compact the database when the run completes, so the file stays "
+        "about as large as the seed-samples in flight; false keeps every step of every thread "
+        "(for inspecting how a sample got where it did).",
+    )
+
+
 def _default_prompts() -> dict[Stage, str]:
     return {stage: f"../prompts/{stage.value}.txt" for stage in Stage}
 
@@ -181,6 +193,7 @@ class GraphConfig(_Strict):
     budgets: Budgets = Field(default_factory=Budgets)
     dedup: Dedup = Field(default_factory=Dedup)
     generation: Generation = Field(default_factory=Generation)
+    checkpoints: Checkpoints = Field(default_factory=Checkpoints)
     prompts: dict[Stage, str] = Field(
         default_factory=_default_prompts,
         description="Prompt file per stage, relative to the graph file's folder.",
@@ -232,8 +245,12 @@ class GraphConfig(_Strict):
         return (self.base_dir / self.prompts[stage]).resolve()
 
     def fingerprint(self) -> str:
-        """A short hash of the settings that shape results, for run directories."""
-        text = self.model_dump_json(exclude={"description"})
+        """A short hash of the settings that shape results, for run directories.
+
+        Housekeeping settings (``checkpoints``) are left out: changing them between an
+        interrupted run and its resume is allowed.
+        """
+        text = self.model_dump_json(exclude={"description", "checkpoints"})
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @classmethod

@@ -12,11 +12,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from gra_graph.crashpoints import crash_point
+
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows and fsync, so a returned call means the rows survive a crash."""
     data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     with path.open("a", encoding="utf-8") as fh:
+
+        def torn() -> None:  # what a kill in the middle of the write leaves behind
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            os.fsync(fh.fileno())
+
+        crash_point(f"mid-{path.stem}-append", before=torn)
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -32,13 +41,19 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
             count += 1
         fh.flush()
         os.fsync(fh.fileno())
+    crash_point(f"before-{path.stem}-rename")
     os.replace(tmp, path)
     return count
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
+    """Replace ``path`` with ``obj`` as JSON; the data is fsynced before the rename, so a power
+    cut leaves the old file or the new one, never an empty one."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
