@@ -403,15 +403,22 @@ class Runner:
                 original.domain or "unknown",
                 "seed annotation failed: no member produced usable keywords/summary for this seed",
             )
-        thread = {"configurable": {"thread_id": checkpoints.thread_id(key)}}
+        thread_id = checkpoints.thread_id(key)
+        thread = {"configurable": {"thread_id": thread_id}}
         snapshot = await self.graph.aget_state(thread)
-        if not (snapshot.values and not snapshot.next):
-            start = None if snapshot.values else self._initial_state(key, seed, pools)
-            async for chunk in self.graph.astream(
-                start, thread, context=self.context, stream_mode="updates", durability="sync"
-            ):
-                self._observe(chunk)
-            snapshot = await self.graph.aget_state(thread)
+        # A thread that has a checkpoint is always resumed, never judged finished from
+        # `snapshot.next`: that lists only the tasks of the checkpoint's step still without
+        # writes, so a kill after a step's writes were saved but before the next checkpoint
+        # was committed shows `next == ()` on a thread that has steps left. Resuming a thread
+        # that did finish runs nothing.
+        start = None if snapshot.values else self._initial_state(key, seed, pools)
+        async for chunk in self.graph.astream(
+            start, thread, context=self.context, stream_mode="updates", durability="sync"
+        ):
+            self._observe(chunk)
+        snapshot = await self.graph.aget_state(thread)
+        if snapshot.next:
+            raise RuntimeError(f"thread {thread_id} stopped with steps left: {snapshot.next}")
         return build_record(snapshot.values, self.run_id, self.context.members)
 
     def _initial_state(
