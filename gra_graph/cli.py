@@ -14,6 +14,7 @@ from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.llm.bundled import BundledModelError
 from gra_graph.llm.engine import ModelLoadError
 from gra_graph.llm.gguf import ModelFileError
+from gra_graph.rundirs import RunInfoError
 from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
 from gra_graph.seeds import SeedFile, SeedFileError
 
@@ -29,6 +30,7 @@ USER_ERRORS = (
     ModelLoadError,
     BundledModelError,
     RunDirectoryError,
+    RunInfoError,
 )
 
 
@@ -84,6 +86,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    resume = sub.add_parser(
+        "resume",
+        help="resume a run directory with the arguments it was started with",
+        description="Resume the run in RUN_DIR without retyping its arguments: the graph file, "
+        "seeds file and settings come from RUN_DIR/run.json. Refused if the graph file, its "
+        "prompts or the seeds changed since the run started (their fingerprints are in "
+        "run.json), or if a live process still runs in RUN_DIR. A complete run just prints "
+        "its summary again.",
+    )
+    resume.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory")
+    resume.add_argument(
+        "--concurrency", type=int, default=None, metavar="K", help="change the concurrency"
+    )
+    resume.add_argument(
+        "--graph", type=Path, default=None, help="the graph file, if it moved (same content)"
+    )
+    resume.add_argument(
+        "--seeds", type=Path, default=None, help="the seeds file, if it moved (same content)"
+    )
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    runs = sub.add_parser(
+        "runs",
+        help="list the runs under a directory with their status and progress",
+        description="List every run directory under DIR (a subdirectory with run.json): "
+        "status, seed-samples done/total, accepted by review, graph, start time and checkpoint "
+        "database size. Status is running (a live process holds it), complete, incomplete "
+        "(some seed-samples failed: resume it), interrupted (stopped with Ctrl-C) or crashed "
+        "(killed without a chance to clean up: resume it).",
+    )
+    runs.add_argument("dir", type=Path, metavar="DIR", nargs="?", default=Path("runs"))
+    runs.add_argument("--json", action="store_true", help="one JSON object per run")
+
     check = sub.add_parser(
         "check", help="validate a graph file and its prompts and model files (and a seeds file)"
     )
@@ -104,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return asyncio.run(_run(args, console))
+        if args.command == "resume":
+            return _resume(args, console)
+        if args.command == "runs":
+            return _runs(args, console)
         if args.command == "check":
             return _check(args, console)
         return _draw(args)
@@ -140,9 +179,9 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
         )
     seeds = SeedFile.scan(args.seeds, limit=args.limit)  # streams; fails before any model loads
     _warn_duplicates(console, seeds)
-    command = {
-        "graph": str(args.graph),
-        "seeds": str(args.seeds),
+    command = {  # everything `gra resume` needs to start the same run again
+        "graph": str(args.graph.resolve()),
+        "seeds": str(args.seeds.resolve()),
         "limit": args.limit,
         "samples_per_seed": args.samples_per_seed,
         "concurrency": args.concurrency,
@@ -178,6 +217,54 @@ def _warn_duplicates(console: Console, seeds: SeedFile) -> None:
     if seeds.duplicates.count:
         text = escape(seeds.duplicates.message(seeds.path))
         console.print(f"[yellow]warning:[/] {text}", highlight=False)
+
+
+def _resume(args: argparse.Namespace, console: Console) -> int:
+    from gra_graph.rundirs import resume_argv
+
+    argv = resume_argv(
+        args.run_dir,
+        {"concurrency": args.concurrency, "graph": args.graph, "seeds": args.seeds},
+    )
+    if args.quiet:
+        argv.append("--quiet")
+    console.print(f"resuming {args.run_dir}: gra {' '.join(argv)}", highlight=False)
+    return asyncio.run(_run(_parser().parse_args(argv), console))
+
+
+def _runs(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from rich.table import Table
+
+    from gra_graph.rundirs import list_runs
+
+    infos = list_runs(args.dir)
+    if args.json:
+        for info in infos:
+            sys.stdout.write(json.dumps(info.as_dict()) + "\n")
+        return 0
+    if not infos:
+        console.print(f"no runs under {args.dir}")
+        return 0
+    colours = {"complete": "green", "running": "cyan", "crashed": "red"}
+    table = Table(title=f"runs under {args.dir}")
+    for column in ("run", "status", "done", "accepted", "graph", "started", "checkpoints"):
+        table.add_column(column, justify="right" if column in {"done", "accepted"} else "left")
+    for info in infos:
+        colour = colours.get(info.status, "yellow")
+        status = f"[{colour}]{info.status}[/]" + (f" ({info.holder})" if info.holder else "")
+        table.add_row(
+            Path(info.path).name or info.path,
+            status,
+            f"{info.done}/{info.total}",
+            str(info.accepted),
+            info.graph,
+            info.started,
+            f"{info.checkpoint_bytes / 1e6:.1f} MB",
+        )
+    Console().print(table)
+    return 0
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:

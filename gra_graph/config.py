@@ -238,6 +238,18 @@ class Engine(_Strict):
         return self
 
 
+class Checkpoints(_Strict):
+    """The run's checkpoint database (``checkpoints.sqlite``); does not change results."""
+
+    prune_finished: bool = Field(
+        True,
+        description="Delete a seed-sample's checkpoints once its record is safely in "
+        "records.jsonl, and compact the database when the run completes, so the file stays "
+        "about as large as the seed-samples in flight; false keeps every step of every thread "
+        "(for inspecting how a sample got where it did).",
+    )
+
+
 def _default_prompts() -> dict[Stage, str]:
     return {stage: f"../prompts/{stage.value}.txt" for stage in Stage}
 
@@ -259,6 +271,7 @@ class GraphConfig(_Strict):
     dedup: Dedup = Field(default_factory=Dedup)
     generation: Generation = Field(default_factory=Generation)
     engine: Engine = Field(default_factory=Engine)
+    checkpoints: Checkpoints = Field(default_factory=Checkpoints)
     prompts: dict[Stage, str] = Field(
         default_factory=_default_prompts,
         description="Prompt file per stage, relative to the graph file's folder.",
@@ -313,9 +326,12 @@ class GraphConfig(_Strict):
         """A short hash of the settings that shape results, for run directories.
 
         Of the engine only its kind counts: the batched engine's sizes change speed and memory,
-        never a result.
+        never a result. Housekeeping settings (``checkpoints``) are left out: changing them
+        between an interrupted run and its resume is allowed.
         """
-        text = self.model_dump_json(exclude={"description": True, "engine": True})
+        text = self.model_dump_json(
+            exclude={"description": True, "engine": True, "checkpoints": True}
+        )
         text += self.engine.kind
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -17,12 +17,21 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from gra_graph.crashpoints import crash_point
+
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows and fsync, so a returned call means the rows survive a crash."""
     data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
     with path.open("ab") as fh:
         start = os.fstat(fh.fileno()).st_size
+
+        def torn() -> None:  # what a kill in the middle of the write leaves behind
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            os.fsync(fh.fileno())
+
+        crash_point(f"mid-{path.stem}-append", before=torn)
         try:
             fh.write(data)
             fh.flush()
@@ -52,6 +61,7 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
                 count += 1
             fh.flush()
             os.fsync(fh.fileno())
+        crash_point(f"before-{path.stem}-rename")
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -60,9 +70,14 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
+    """Replace ``path`` with ``obj`` as JSON; the data is fsynced before the rename, so a power
+    cut leaves the old file or the new one, never an empty one."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

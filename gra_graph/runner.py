@@ -6,11 +6,18 @@ appended to ``records.jsonl`` (and fsynced) once its thread ends; running the sa
 again skips every seed-sample that has a record, finishes threads that have a final checkpoint
 but no record, and continues the others from their last checkpoint. ``accepted.jsonl`` is
 derived from the records at the end, after the near-duplicate filter, in one atomic rename.
+A thread's checkpoints are deleted once its record is fsynced (``checkpoints.prune_finished``).
+One process at a time may run in a directory (``run.lock``, see :mod:`gra_graph.runlock`).
+
+``run.json`` ``status``: ``running`` while a run holds the directory (a ``running`` run whose
+lock is free was killed: crashed), ``complete``, ``incomplete`` (some seed-samples failed with
+an error; run again) or ``interrupted`` (stopped early: Ctrl-C, or the caller stopped reading).
 
 Run directory layout::
 
     run.json            what was run (graph and seeds fingerprints, settings) and its status
-    checkpoints.sqlite  LangGraph checkpoints, one thread per seed-sample
+    run.lock            held (flock) by the live run; names its pid and host
+    checkpoints.sqlite  LangGraph checkpoints, one thread per seed-sample (pruned once recorded)
     annotations.jsonl   seeds annotated by a member (keywords/summary/domain were missing)
     records.jsonl       one provenance record per seed-sample, in finishing order
     dedup.jsonl         the near-duplicate decision for each accepted record
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import tempfile
 import time
@@ -34,8 +42,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from gra_graph import checkpoints, runlock
 from gra_graph.config import GraphConfig
 from gra_graph.context import GraContext
+from gra_graph.crashpoints import crash_point
 from gra_graph.dedup import EMBEDDERS, near_duplicate_filter
 from gra_graph.graph import build_graph
 from gra_graph.llm.faults import with_faults
@@ -50,13 +60,23 @@ from gra_graph.output import (
     write_jsonl_atomic,
 )
 from gra_graph.pools import FewShotPools
-from gra_graph.prompts import load_prompts
+from gra_graph.prompts import PromptTemplate, load_prompts
 from gra_graph.records import build_record, failed_record
 from gra_graph.roles import sample_rng
 from gra_graph.seeds import SeedFile, seeds_fingerprint
 from gra_graph.state import CallRecord, PoolEntry, Record, Seed
 
 MANIFEST_VERSION = 1
+LOCK_FILE = runlock.LOCK_FILE
+
+
+_MANIFEST_MEANING = {
+    "graph_fingerprint": "the graph file's settings changed",
+    "prompts_fingerprint": "a prompt file changed",
+    "seeds_fingerprint": "the seeds changed, or --limit",
+    "seeds": "the number of seeds",
+    "version": "written by another gra-graph version",
+}
 
 
 class RunDirectoryError(RuntimeError):
@@ -90,6 +110,7 @@ class RunSummary(BaseModel):
     wall_seconds: float = 0.0
     generated_tokens_per_second: float = 0.0
     seconds_per_seed_sample: float | None = None
+    checkpoint_db_bytes: int = 0
     rejection_reasons: dict[str, int] = {}
     faults: dict[str, dict[str, int]] = Field(
         default_factory=dict,
@@ -173,6 +194,11 @@ class Runner:
         self.run_id = ""
         self._resumed_tokens = 0
         self._write_error: BaseException | None = None
+        self._lock: runlock.RunLock | None = None
+        self._prepared = False  # run.json is ours to update
+        self._finished = False
+        self._generators: list[AsyncIterator[Record]] = []
+        self._prompts: dict[Any, PromptTemplate] = {}
 
     # ---- paths
     @property
@@ -183,11 +209,16 @@ class Runner:
     def accepted_path(self) -> Path:
         return self.out_dir / "accepted.jsonl"
 
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.out_dir / "checkpoints.sqlite"
+
     def _manifest(self) -> dict[str, Any]:
         return {
             "version": MANIFEST_VERSION,
             "graph": self.config.name,
             "graph_fingerprint": self.config.fingerprint(),
+            "prompts_fingerprint": prompts_fingerprint(self._prompts),
             "seeds_fingerprint": seeds_fingerprint(self.seeds),
             "seeds": len(self.seeds),
             "samples_per_seed": self.samples_per_seed,
@@ -196,18 +227,21 @@ class Runner:
 
     # ---- lifecycle
     async def __aenter__(self) -> Runner:
-        prompts = load_prompts(self.config)
+        self._prompts = prompts = load_prompts(self.config)
         if self.config.dedup.enabled and self.config.dedup.embedder == "minilm":
             from gra_graph.minilm import model_dir
 
             model_dir()  # fail now, not after the run, if the embedder is missing
         manifest = self._manifest()
-        self._check_out_dir(manifest)
         self._check_writable()
         if self._members is None:
             check_member_models(self.config)
-            self._members = await asyncio.to_thread(load_members, self.config)
         try:
+            if (self.out_dir / "run.json").is_file():
+                self._take_lock()  # a live run here is the first thing to refuse
+            self._check_out_dir(manifest)
+            if self._members is None:
+                self._members = await asyncio.to_thread(load_members, self.config)
             self._prepare_out_dir(manifest)
             self.run_id = (
                 f"{self.config.name}-{manifest['graph_fingerprint'][:6]}-"
@@ -215,21 +249,47 @@ class Runner:
             )
             members = with_faults(self._members, self.config)  # as is, unless faults are set
             self.context = GraContext(self.config, members, prompts, self.seed)
-            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-            saver = await self._stack.enter_async_context(
-                AsyncSqliteSaver.from_conn_string(str(self.out_dir / "checkpoints.sqlite"))
+            self.saver = await self._stack.enter_async_context(
+                checkpoints.open_checkpointer(self.checkpoints_path)
             )
-            self.graph = build_graph(checkpointer=saver)
+            self.graph = build_graph(checkpointer=self.saver)
         except BaseException:
-            await self.__aexit__(None, None, None)  # `async with` skips __aexit__ on failure
+            await self._close()  # `async with` skips __aexit__ on failure
             raise
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
-        if self._owns_members and self._members is not None:
-            self._members.close()
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        try:
+            for gen in self._generators:  # a caller that stopped reading: cancel in-flight work
+                await gen.aclose()  # type: ignore[attr-defined]
+            stopped = exc_type is None or issubclass(
+                exc_type, asyncio.CancelledError | KeyboardInterrupt
+            )
+            if self._prepared and not self._finished and stopped:
+                self._set_status("interrupted")  # any other exception leaves it "running"
+        finally:
+            await self._close()
+
+    async def _close(self) -> None:
+        try:
+            await self._stack.aclose()
+            if self._owns_members and self._members is not None:
+                self._members.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()  # last: nothing of this run writes after this
+                self._lock = None
+
+    def _take_lock(self) -> None:
+        if self._lock is None:
+            try:
+                self._lock = runlock.acquire(self.out_dir)
+            except runlock.RunLockedError as exc:
+                raise RunDirectoryError(str(exc)) from None
+            except OSError as exc:
+                raise RunDirectoryError(
+                    f"cannot lock {self.out_dir / LOCK_FILE}: {exc.strerror}"
+                ) from None
 
     def _check_out_dir(self, manifest: dict[str, Any]) -> None:
         run_file = self.out_dir / "run.json"
@@ -242,11 +302,12 @@ class Runner:
                 raise RunDirectoryError(f"{run_file} is unreadable: {exc}") from None
             mismatched = [k for k, v in manifest.items() if previous.get(k) != v]
             if mismatched:
+                what = "; ".join(f"{k} ({_MANIFEST_MEANING.get(k, 'setting')})" for k in mismatched)
                 raise RunDirectoryError(
-                    f"{self.out_dir} holds a different run (differs in {', '.join(mismatched)}); "
-                    "resume it with its original graph, seeds and settings, or choose a new --out"
+                    f"{self.out_dir} holds a different run: differs in {what}. Resume it with "
+                    "its original graph, prompts, seeds and settings, or choose a new --out"
                 )
-        elif self.out_dir.exists() and any(self.out_dir.iterdir()):
+        elif self.out_dir.exists() and any(p.name != LOCK_FILE for p in self.out_dir.iterdir()):
             raise RunDirectoryError(
                 f"{self.out_dir} is not empty and holds no gra run; choose a new --out"
             )
@@ -297,6 +358,9 @@ class Runner:
         run_file = self.out_dir / "run.json"
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
+            # again under the lock: another process may have started a run here meanwhile
+            self._check_out_dir(manifest)
             if not run_file.exists():
                 write_json_atomic(
                     run_file,
@@ -307,24 +371,41 @@ class Runner:
                         "status": "running",
                     },
                 )
+            else:
+                self._set_status("running")
         except OSError as exc:
             raise RunDirectoryError(f"cannot write to {self.out_dir}: {exc.strerror}") from None
+        self._prepared = True
 
     def _set_status(self, status: str) -> None:
         run_file = self.out_dir / "run.json"
         data = json.loads(run_file.read_text(encoding="utf-8"))
-        data["status"] = status
-        write_json_atomic(run_file, data)
+        if data.get("status") != status:
+            data["status"] = status
+            write_json_atomic(run_file, data)
 
     # ---- the run
-    async def records(self) -> AsyncIterator[Record]:
+    def records(self) -> AsyncIterator[Record]:
         """Run every unfinished seed-sample; yield each record as its thread ends.
 
-        Records that an earlier, interrupted run already wrote are yielded first.
+        Records that an earlier, interrupted run already wrote are yielded first. Leaving the
+        ``async with`` block before the last record cancels the seed-samples in flight (their
+        checkpoints are kept) and marks the run ``interrupted``.
         """
+        gen = self._records()
+        self._generators.append(gen)
+        return gen
+
+    async def _records(self) -> AsyncIterator[Record]:
         started = time.perf_counter()
         previous = [Record.model_validate(r) for r in read_jsonl_repairing(self.records_path)]
         done = {r.key for r in previous}
+        if self.config.checkpoints.prune_finished:
+            # a kill between a record's fsync and its prune leaves rows behind: drop them now
+            left = await checkpoints.finished_threads_left(
+                self.saver, (checkpoints.thread_id(k) for k in done)
+            )
+            await checkpoints.prune_threads(self.saver, left)
         self.observer.on_start(self.summary.seed_samples, len(done))
         self._resumed_tokens = sum(r.completion_tokens for r in previous)
         for record in previous:
@@ -363,6 +444,16 @@ class Runner:
                 async with self._write_lock:
                     if not self._append(self.records_path, record.model_dump(mode="json")):
                         return
+                crash_point("after-records-append")
+                if self.config.checkpoints.prune_finished:
+                    # only now, with the record durable, are the thread's checkpoints garbage
+                    try:
+                        await checkpoints.prune_threads(self.saver, [checkpoints.thread_id(key)])
+                    except Exception as exc:  # the record is safe; the prune is redone at start
+                        if is_out_of_space(exc):
+                            self._write_error = self._write_error or exc
+                            return
+                        raise
                 self._count(record, resumed=False)
                 await queue.put(record)
 
@@ -387,7 +478,7 @@ class Runner:
         self._raise_write_error()
         self.summary.wall_seconds = round(time.perf_counter() - started, 3)
         try:
-            self._finish()
+            await self._finish()
         except OSError as exc:
             self._write_error = exc
             self._raise_write_error()
@@ -408,15 +499,22 @@ class Runner:
                 original.domain or "unknown",
                 "seed annotation failed: no member produced usable keywords/summary for this seed",
             )
-        thread = {"configurable": {"thread_id": f"{seed_index}-{sample_index}"}}
+        thread_id = checkpoints.thread_id(key)
+        thread = {"configurable": {"thread_id": thread_id}}
         snapshot = await self.graph.aget_state(thread)
-        if not (snapshot.values and not snapshot.next):
-            start = None if snapshot.values else self._initial_state(key, seed, pools)
-            async for chunk in self.graph.astream(
-                start, thread, context=self.context, stream_mode="updates", durability="sync"
-            ):
-                self._observe(chunk)
-            snapshot = await self.graph.aget_state(thread)
+        # A thread that has a checkpoint is always resumed, never judged finished from
+        # `snapshot.next`: that lists only the tasks of the checkpoint's step still without
+        # writes, so a kill after a step's writes were saved but before the next checkpoint
+        # was committed shows `next == ()` on a thread that has steps left. Resuming a thread
+        # that did finish runs nothing.
+        start = None if snapshot.values else self._initial_state(key, seed, pools)
+        async for chunk in self.graph.astream(
+            start, thread, context=self.context, stream_mode="updates", durability="sync"
+        ):
+            self._observe(chunk)
+        snapshot = await self.graph.aget_state(thread)
+        if snapshot.next:
+            raise RuntimeError(f"thread {thread_id} stopped with steps left: {snapshot.next}")
         return build_record(snapshot.values, self.run_id, self.context.members)
 
     def _initial_state(
@@ -518,7 +616,7 @@ class Runner:
         s.count_faults(record.calls)
         self.observer.on_record(record, resumed)
 
-    def _finish(self) -> None:
+    async def _finish(self) -> None:
         # streamed: only accepted records are held, for the near-duplicate filter
         accepted = sorted(
             (
@@ -540,8 +638,13 @@ class Runner:
             fresh = s.accepted + s.rejected - s.resumed_records
             if fresh:
                 s.seconds_per_seed_sample = round(s.wall_seconds / fresh, 2)
+        if s.complete and self.config.checkpoints.prune_finished:
+            await checkpoints.compact(self.saver)
+        s.checkpoint_db_bytes = checkpoints.database_bytes(self.checkpoints_path)
         write_json_atomic(self.out_dir / "summary.json", s.model_dump())
+        crash_point("before-status-write")
         self._set_status("complete" if s.complete else "incomplete")
+        self._finished = True
 
     def _write_accepted(self, accepted: list[Record]) -> list[Record]:
         if self.config.dedup.enabled and accepted:
@@ -570,6 +673,14 @@ class Runner:
         kept = [r for i, r in enumerate(accepted) if i not in dropped]
         write_jsonl_atomic(self.accepted_path, (r.accepted_row() for r in kept))
         return kept
+
+
+def prompts_fingerprint(prompts: dict[Any, PromptTemplate]) -> str:
+    """A short hash of every stage's prompt text: editing a prompt changes a run's results."""
+    digest = hashlib.sha256()
+    for stage in sorted(prompts):
+        digest.update(f"{stage}\0{prompts[stage].text}\0".encode())
+    return digest.hexdigest()[:16]
 
 
 def _rank(record: Record) -> float:

@@ -94,7 +94,7 @@ async def test_interrupted_run_resumes_without_duplicates(tmp_path: Path):
             if len(got) == 2:
                 break  # the consumer walks away mid-run: in-flight threads are cancelled
     assert len(lines(out / "records.jsonl")) >= 2
-    assert json.loads((out / "run.json").read_text())["status"] == "running"
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
 
     again = Runner(config, SEEDS, out, samples_per_seed=3, concurrency=2, members=members)
     records = await collect(again)

@@ -1,0 +1,61 @@
+"""Test-only crash points: kill the process at a named moment to prove a run survives it.
+
+Inert unless the environment variable ``GRA_CRASH_AT`` is set to ``<point>:<n>``; then the
+``n``-th time the code passes ``crash_point("<point>")`` the process sends itself SIGKILL (no
+clean-up, no ``finally`` blocks, exactly like a power cut for everything not yet on disk).
+Used by ``evals/crash_harness.py`` and the crash tests. Points:
+
+=============================  ===========================================================
+``before-checkpoint-commit``   a checkpoint row is written but its SQLite transaction is not
+                               committed
+``after-checkpoint-commit``    a checkpoint transaction has just committed
+``mid-records-append``         half of a record line is on disk (a torn line), then the kill
+``after-records-append``       a record is fsynced, its thread's checkpoints not yet pruned
+``mid-annotations-append``     half of an annotation line is on disk
+``before-accepted-rename``     ``accepted.jsonl``'s temporary file is complete, not renamed
+``before-dedup-rename``        the same for ``dedup.jsonl``
+``before-status-write``        the run is finished, ``run.json`` does not say so yet
+=============================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from collections.abc import Callable
+
+ENV_VAR = "GRA_CRASH_AT"
+
+POINTS: tuple[str, ...] = (
+    "before-checkpoint-commit",
+    "after-checkpoint-commit",
+    "mid-records-append",
+    "after-records-append",
+    "mid-annotations-append",
+    "before-accepted-rename",
+    "before-dedup-rename",
+    "before-status-write",
+)
+
+_hits: Counter[str] = Counter()
+
+
+def armed(point: str) -> bool:
+    """Whether ``GRA_CRASH_AT`` names ``point`` at all (cheap; for wiring optional hooks)."""
+    spec = os.environ.get(ENV_VAR)
+    return bool(spec) and spec.rpartition(":")[0] == point
+
+
+def crash_point(point: str, before: Callable[[], None] | None = None) -> None:
+    """SIGKILL this process if this is the ``n``-th pass of ``point`` named by ``GRA_CRASH_AT``.
+
+    ``before`` runs just before the kill (for example to leave a half-written line behind).
+    """
+    if not armed(point):
+        return
+    _hits[point] += 1
+    if _hits[point] == int(os.environ[ENV_VAR].rpartition(":")[2]):
+        if before is not None:
+            before()
+        os.kill(os.getpid(), signal.SIGKILL)
