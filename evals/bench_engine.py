@@ -52,7 +52,7 @@ TOPICS = [
 LONG_SCHEMA = json.dumps(
     {
         "type": "object",
-        "properties": {"answer": {"type": "string", "maxLength": 1200}},
+        "properties": {"answer": {"type": "string", "maxLength": 320}},
         "required": ["answer"],
     }
 )
