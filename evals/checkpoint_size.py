@@ -153,13 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="(default 4)")
     parser.add_argument("--real", type=Path, nargs="*", default=[],
                         help="real run directories made with prune_finished: false")
+    parser.add_argument("--real-only", action="store_true", help="only report --real runs")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="gra-ckpt-") as tmp:
-        results = [
-            asyncio.run(measure(prune, args.seeds, args.samples_per_seed, args.concurrency,
-                                Path(tmp)))
-            for prune in (False, True)
-        ]
+    results = []
+    if not args.real_only:
+        with tempfile.TemporaryDirectory(prefix="gra-ckpt-") as tmp:
+            results = [
+                asyncio.run(measure(prune, args.seeds, args.samples_per_seed, args.concurrency,
+                                    Path(tmp)))
+                for prune in (False, True)
+            ]
     report = {"scripted": results, "real": [real_figure(d) for d in args.real]}
     print(json.dumps(report, indent=2))
     return 0

@@ -116,7 +116,14 @@ def _parser() -> argparse.ArgumentParser:
         "(some seed-samples failed: resume it), interrupted (stopped with Ctrl-C) or crashed "
         "(killed without a chance to clean up: resume it).",
     )
-    runs.add_argument("dir", type=Path, metavar="DIR", nargs="?", default=Path("runs"))
+    runs.add_argument(
+        "dir",
+        type=Path,
+        metavar="DIR",
+        nargs="?",
+        default=Path("runs"),
+        help="the directory holding run directories (default: runs)",
+    )
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
 
     check = sub.add_parser(

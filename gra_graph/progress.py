@@ -94,6 +94,7 @@ def summary_table(summary: RunSummary) -> Table:
         ("prompt tokens", summary.prompt_tokens),
         ("wall seconds", f"{summary.wall_seconds:.1f}"),
         ("generated tokens / s", f"{summary.generated_tokens_per_second:.1f}"),
+        ("checkpoint database", f"{summary.checkpoint_db_bytes / 1e6:.2f} MB"),
         (
             "seconds / seed-sample",
             "-"
