@@ -24,7 +24,7 @@ from gra_graph.nodes.calls import ask_structured, ask_text
 from gra_graph.runner import Runner
 from gra_graph.schemas import grammar_schema
 from gra_graph.state import FAULT_KINDS, Seed
-from tests.support.fakes import ScriptedChatModel, committee_config, fake_members
+from tests.support.fakes import ScriptedChatModel, coding_seeds, committee_config, fake_members
 
 CLASSIFIED = {
     "raise": "exception",
@@ -34,16 +34,7 @@ CLASSIFIED = {
     "out_of_range": "schema",
 }
 
-SEEDS = [
-    Seed(
-        instruction=f"Task {i}",
-        response=f"Answer {i}",
-        domain="coding",
-        keywords=[f"k{i}", "b", "c"],
-        summary=f"summary {i}",
-    )
-    for i in range(4)
-]
+SEEDS = coding_seeds(4)
 
 
 def config_with_faults(faults: dict[str, dict[str, float]], **overrides: Any) -> GraphConfig:

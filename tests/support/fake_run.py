@@ -13,19 +13,10 @@ from pathlib import Path
 
 from gra_graph.runner import Runner
 from gra_graph.state import Seed
-from tests.support.fakes import committee_config, fake_members
+from tests.support.fakes import coding_seeds, committee_config, fake_members
 
 SEEDS = [
-    *(
-        Seed(
-            instruction=f"Task {i}",
-            response=f"Answer {i}",
-            domain="coding",
-            keywords=[f"k{i}", "b", "c"],
-            summary=f"summary {i}",
-        )
-        for i in range(3)
-    ),
+    *coding_seeds(3),
     Seed(instruction="What is the capital of France?", response="Paris."),
 ]
 

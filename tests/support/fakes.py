@@ -13,7 +13,7 @@ from pydantic import Field
 from gra_graph.config import GraphConfig
 from gra_graph.llm.chat_model import SchemaChatModel
 from gra_graph.llm.members import MemberHandle, Members
-from gra_graph.state import SCORE_DIMENSIONS
+from gra_graph.state import SCORE_DIMENSIONS, Seed
 
 # A reply: a fixed string, or a function of (schema title or "text", prompt) -> string.
 Reply = str | Callable[[str, str], str]
@@ -92,6 +92,20 @@ class ScriptedChatModel(SchemaChatModel):
             },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def coding_seeds(n: int) -> list[Seed]:
+    """``n`` distinct, fully annotated coding seeds (no annotation call needed)."""
+    return [
+        Seed(
+            instruction=f"Task {i}",
+            response=f"Answer {i}",
+            domain="coding",
+            keywords=[f"k{i}", "b", "c"],
+            summary=f"summary {i}",
+        )
+        for i in range(n)
+    ]
 
 
 def committee_config(**overrides: Any) -> GraphConfig:
