@@ -340,11 +340,12 @@ def test_an_output_path_through_a_file_fails_before_models_load(tmp_path: Path, 
     assert "afile is not a directory" in err and "model file not found" not in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a read-only directory")
 def test_a_read_only_directory_fails_before_models_load(tmp_path: Path, capsys):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
+    # root ignores permission bits, so as root use /proc, where no one may create a file
+    locked = Path("/proc") if os.geteuid() == 0 else tmp_path / "locked"
+    if locked != Path("/proc"):
+        locked.mkdir()
+        locked.chmod(0o500)
     seeds = write_lines(tmp_path / "s.jsonl", [seed_line()])
     try:
         code = main(
@@ -359,7 +360,8 @@ def test_a_read_only_directory_fails_before_models_load(tmp_path: Path, capsys):
             ]
         )
     finally:
-        locked.chmod(0o700)
+        if locked != Path("/proc"):
+            locked.chmod(0o700)
     assert code == EXIT_INPUT
     assert "cannot write to" in capsys.readouterr().err
 
