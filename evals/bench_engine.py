@@ -40,8 +40,8 @@ from gra_graph.llm.engine import (  # noqa: E402
     EngineKind,
     LoadSettings,
     ModelEngine,
-    load_engine,
 )
+from gra_graph.llm.loader import load_engine  # noqa: E402
 
 FORMATS = {"smollm2-135m": "chatml", "gemma3-270m": "gemma"}
 TOPICS = [

@@ -14,7 +14,7 @@ from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.llm.bundled import BundledModelError
 from gra_graph.llm.engine import ModelLoadError
 from gra_graph.llm.gguf import ModelFileError
-from gra_graph.rundirs import RunInfoError
+from gra_graph.rundirs import ResumeRequest, RunInfoError
 from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
 from gra_graph.seeds import SeedFile, SeedFileError
 
@@ -176,39 +176,46 @@ def _numbers_ok(args: argparse.Namespace) -> None:
 
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
+    _numbers_ok(args)
+    request = ResumeRequest(  # everything `gra resume` needs to start the same run again
+        graph=str(args.graph.resolve()),
+        seeds=str(args.seeds.resolve()),
+        limit=args.limit,
+        samples_per_seed=args.samples_per_seed,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        engine=args.engine,
+    )
+    return await _start(request, args.out, args.quiet, console)
+
+
+async def _start(request: ResumeRequest, out: Path, quiet: bool, console: Console) -> int:
+    """Run (or resume) what ``request`` describes into ``out``."""
     from gra_graph.progress import RichProgress, summary_table
 
-    _numbers_ok(args)
-    config = GraphConfig.from_file(args.graph)
-    if args.engine:
+    config = GraphConfig.from_file(request.graph)
+    if request.engine:
         config = config.model_copy(
-            update={"engine": config.engine.model_copy(update={"kind": args.engine})}
+            update={"engine": config.engine.model_copy(update={"kind": request.engine})}
         )
-    seeds = SeedFile.scan(args.seeds, limit=args.limit)  # streams; fails before any model loads
+    request = request.model_copy(update={"engine": config.engine.kind})
+    # streams; fails before any model loads
+    seeds = SeedFile.scan(Path(request.seeds), limit=request.limit)
     _warn_duplicates(console, seeds)
-    command = {  # everything `gra resume` needs to start the same run again
-        "graph": str(args.graph.resolve()),
-        "seeds": str(args.seeds.resolve()),
-        "limit": args.limit,
-        "samples_per_seed": args.samples_per_seed,
-        "concurrency": args.concurrency,
-        "seed": args.seed,
-        "engine": config.engine.kind,
-    }
     progress = RichProgress(console)
     runner = Runner(
         config,
         seeds,
-        args.out,
-        samples_per_seed=args.samples_per_seed,
-        concurrency=args.concurrency,
-        seed=args.seed,
-        observer=None if args.quiet else progress,
-        command=command,
+        out,
+        samples_per_seed=request.samples_per_seed,
+        concurrency=request.concurrency,
+        seed=request.seed,
+        observer=None if quiet else progress,
+        command=request,
     )
     console.print(f"loading {len(config.members)} members of graph '{config.name}'...")
     async with runner:
-        if args.quiet:
+        if quiet:
             async for _ in runner.records():
                 pass
         else:
@@ -217,6 +224,11 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
                     pass
     console.print(summary_table(runner.summary))
     console.print(f"records:  {runner.records_path}\naccepted: {runner.accepted_path}")
+    if runner.paused:
+        console.print(
+            f"{len(runner.paused)} seed-sample(s) paused at an interrupt; run the same command "
+            "again to resume them"
+        )
     return 0 if runner.summary.complete else EXIT_INCOMPLETE
 
 
@@ -227,16 +239,19 @@ def _warn_duplicates(console: Console, seeds: SeedFile) -> None:
 
 
 def _resume(args: argparse.Namespace, console: Console) -> int:
-    from gra_graph.rundirs import resume_argv
+    from gra_graph.rundirs import RunDir
 
-    argv = resume_argv(
-        args.run_dir,
-        {"concurrency": args.concurrency, "graph": args.graph, "seeds": args.seeds},
+    request = RunDir(args.run_dir).resume_request(
+        concurrency=args.concurrency, graph=args.graph, seeds=args.seeds
     )
-    if args.quiet:
-        argv.append("--quiet")
-    console.print(f"resuming {args.run_dir}: gra {' '.join(argv)}", highlight=False)
-    return asyncio.run(_run(_parser().parse_args(argv), console))
+    console.print(
+        f"resuming {escape(str(args.run_dir))}: graph {escape(request.graph)}, "
+        f"seeds {escape(request.seeds)}",
+        highlight=False,
+    )
+    if request.concurrency < 1:
+        raise GraphConfigError(f"--concurrency must be at least 1, got {request.concurrency}")
+    return asyncio.run(_start(request, args.run_dir, args.quiet, console))
 
 
 def _runs(args: argparse.Namespace, console: Console) -> int:

@@ -10,12 +10,17 @@ any model is loaded.
 from __future__ import annotations
 
 import hashlib
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from gra_graph.stages import STAGES, Stage
+from gra_graph.vocabulary import DIMENSION_NAME, SCORE_DIMENSIONS
+from gra_graph.vocabulary import DOMAINS as DOMAINS  # re-exported
 
 
 class Role(StrEnum):
@@ -25,32 +30,6 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     ADJUDICATOR = "adjudicator"
     ENRICHER = "enricher"
-
-
-class Stage(StrEnum):
-    """Every prompt-driven step of the pipeline; each has a prompt file and a token budget."""
-
-    ANNOTATE = "annotate"
-    COMPOSE_KEYWORDS = "compose_keywords"
-    WRITE_INSTRUCTION = "write_instruction"
-    WRITE_RESPONSE = "write_response"
-    CHECK_INSTRUCTION = "check_instruction"
-    SCORE_RESPONSE = "score_response"
-    ADJUDICATE = "adjudicate"
-    REVISE = "revise"
-    ENRICH = "enrich"
-
-
-DOMAINS: tuple[str, ...] = (
-    "coding",
-    "math",
-    "qa",
-    "reasoning",
-    "roleplay",
-    "language",
-    "creative_writing",
-)
-"""The paper's seven domains."""
 
 
 class GraphConfigError(ValueError):
@@ -158,21 +137,22 @@ class Revise(_Strict):
     )
 
 
-class Budgets(_Strict):
-    """Maximum new tokens per stage."""
-
-    annotate: int = Field(96, ge=4)
-    compose_keywords: int = Field(48, ge=4)
-    write_instruction: int = Field(64, ge=4)
-    write_response: int = Field(160, ge=4)
-    check_instruction: int = Field(80, ge=4)
-    score_response: int = Field(144, ge=4)
-    adjudicate: int = Field(128, ge=4)
-    revise: int = Field(160, ge=4)
-    enrich: int = Field(96, ge=4)
+class _BudgetsBase(_Strict):
+    """Maximum new tokens per stage (one field per stage of :data:`gra_graph.stages.STAGES`)."""
 
     def for_stage(self, stage: Stage) -> int:
         return int(getattr(self, stage.value))
+
+
+Budgets: type[_BudgetsBase] = create_model(  # type: ignore[call-overload]
+    "Budgets",
+    __base__=_BudgetsBase,
+    __doc__=_BudgetsBase.__doc__,
+    **{
+        spec.stage.value: (int, Field(spec.budget, ge=4, description=spec.purpose))
+        for spec in STAGES.values()
+    },
+)
 
 
 class Dedup(_Strict):
@@ -251,7 +231,7 @@ class Checkpoints(_Strict):
 
 
 def _default_prompts() -> dict[Stage, str]:
-    return {stage: f"../prompts/{stage.value}.txt" for stage in Stage}
+    return {stage: f"../prompts/{spec.prompt_file}" for stage, spec in STAGES.items()}
 
 
 class GraphConfig(_Strict):
@@ -264,6 +244,13 @@ class GraphConfig(_Strict):
     adjudication: bool = Field(True, description="Send conflicts to an Adjudicator.")
     role_assignment: Literal["random", "fixed"] = Field(
         "random", description="random: a fresh draw per sample (the paper); fixed: ablation."
+    )
+    score_dimensions: tuple[str, ...] = Field(
+        SCORE_DIMENSIONS,
+        min_length=1,
+        max_length=16,
+        description="Response dimensions each reviewer scores 0-10 (the paper's six); the "
+        "score and adjudicate prompts must describe every one.",
     )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     revise: Revise = Field(default_factory=Revise)
@@ -280,6 +267,12 @@ class GraphConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_committee(self) -> GraphConfig:
+        bad = [d for d in self.score_dimensions if not re.match(DIMENSION_NAME, d)]
+        if bad or len(set(self.score_dimensions)) < len(self.score_dimensions):
+            raise ValueError(
+                f"score_dimensions: need distinct names matching {DIMENSION_NAME}, got "
+                f"{list(self.score_dimensions)}"
+            )
         names = [m.name for m in self.members]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -329,9 +322,10 @@ class GraphConfig(_Strict):
         never a result. Housekeeping settings (``checkpoints``) are left out: changing them
         between an interrupted run and its resume is allowed.
         """
-        text = self.model_dump_json(
-            exclude={"description": True, "engine": True, "checkpoints": True}
-        )
+        exclude: set[str] = {"description", "engine", "checkpoints"}
+        if self.score_dimensions == SCORE_DIMENSIONS:
+            exclude.add("score_dimensions")  # runs from before the setting existed still resume
+        text = self.model_dump_json(exclude=exclude)
         text += self.engine.kind
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

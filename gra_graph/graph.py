@@ -1,5 +1,8 @@
 """The GRA peer-review loop as a LangGraph state machine; reads like the diagram in the README.
 
+Edges out of ``decide`` and ``adjudicate`` are declared by those nodes' return types
+(``Command[Literal[...]]``), so the drawing and the decision are the same code.
+
 ```
 draw_roles -> compose_keywords -> write_instruction -> write_response
   -> check_instruction (one per reviewer) -> gather_checks --any fail--> END (rejected)
@@ -12,6 +15,8 @@ draw_roles -> compose_keywords -> write_instruction -> write_response
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
@@ -22,12 +27,17 @@ from gra_graph.nodes.enrich import enrich
 from gra_graph.nodes.generate import compose_keywords, draw_roles, write_instruction, write_response
 from gra_graph.nodes.review import check_instruction, decide, gather_checks, score_response
 from gra_graph.nodes.revise import revise
-from gra_graph.routing import after_adjudication, after_decision, fan_out, unless_decided
+from gra_graph.routing import fan_out, unless_decided
 from gra_graph.state import GraState
 
 
-def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
+def build_graph(
+    checkpointer: Checkpointer = None, interrupt_before: Sequence[str] = ()
+) -> CompiledStateGraph:
     """Compile the GRA graph. Models come later, through ``context=GraContext(...)``.
+
+    ``interrupt_before`` names nodes to pause at (LangGraph breakpoints): a thread stops there
+    with its state checkpointed, and resuming the thread continues from that node.
 
     Example:
         >>> graph = build_graph()
@@ -61,8 +71,10 @@ def build_graph(checkpointer: Checkpointer = None) -> CompiledStateGraph:
     g.add_edge("check_instruction", "gather_checks")
     g.add_conditional_edges("gather_checks", fan_out("score_response"), ["score_response", END])
     g.add_edge("score_response", "decide")
-    g.add_conditional_edges("decide", after_decision, ["adjudicate", "revise", "enrich", END])
-    g.add_conditional_edges("adjudicate", after_adjudication, ["enrich", END])
+    # decide -> adjudicate | revise | enrich | END and adjudicate -> enrich | END: the nodes
+    # return a Command whose type names those destinations
     g.add_conditional_edges("revise", fan_out("score_response"), ["score_response", END])
     g.add_edge("enrich", END)
-    return g.compile(checkpointer=checkpointer, name="gra")
+    return g.compile(
+        checkpointer=checkpointer, interrupt_before=list(interrupt_before) or None, name="gra"
+    )

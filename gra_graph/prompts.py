@@ -12,22 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gra_graph.config import GraphConfig, GraphConfigError, Stage
+from gra_graph.config import GraphConfig, GraphConfigError
+from gra_graph.stages import STAGES, Stage
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
-# The variables each stage's node supplies; a template may use any subset of them.
-STAGE_VARIABLES: dict[Stage, frozenset[str]] = {
-    Stage.ANNOTATE: frozenset({"instruction", "response"}),
-    Stage.COMPOSE_KEYWORDS: frozenset({"domain", "examples"}),
-    Stage.WRITE_INSTRUCTION: frozenset({"domain", "keywords", "summaries"}),
-    Stage.WRITE_RESPONSE: frozenset({"domain", "instruction"}),
-    Stage.CHECK_INSTRUCTION: frozenset({"domain", "instruction"}),
-    Stage.SCORE_RESPONSE: frozenset({"domain", "instruction", "response"}),
-    Stage.ADJUDICATE: frozenset({"domain", "instruction", "response", "feedback"}),
-    Stage.REVISE: frozenset({"domain", "instruction", "response", "feedback"}),
-    Stage.ENRICH: frozenset({"domain", "instruction", "response"}),
+STAGE_VARIABLES: Mapping[Stage, frozenset[str]] = {
+    stage: spec.variables for stage, spec in STAGES.items()
 }
+"""The variables each stage's node supplies (declared in :mod:`gra_graph.stages`)."""
 
 
 class PromptError(GraphConfigError):
@@ -67,7 +60,8 @@ def load_prompts(config: GraphConfig) -> dict[Stage, PromptTemplate]:
     """Read and check every stage's prompt file.
 
     Raises:
-        PromptError: a file is missing or unreadable, or uses a placeholder its stage lacks.
+        PromptError: a file is missing or unreadable, uses a placeholder its stage lacks, or
+            (scored stages) does not name one of the graph's score dimensions.
     """
     templates: dict[Stage, PromptTemplate] = {}
     for stage in Stage:
@@ -83,5 +77,13 @@ def load_prompts(config: GraphConfig) -> dict[Stage, PromptTemplate]:
                 f"prompts.{stage.value}: {path.name} uses unknown placeholder(s) "
                 f"{sorted(unknown)}; available: {sorted(STAGE_VARIABLES[stage])}"
             )
+        if STAGES[stage].scored:
+            missing = [d for d in config.score_dimensions if not re.search(rf"\b{d}\b", text)]
+            if missing:
+                raise PromptError(
+                    f"prompts.{stage.value}: {path.name} does not describe the score "
+                    f"dimension(s) {missing}; every one of score_dimensions needs a line saying "
+                    "what it means and the JSON key to reply with"
+                )
         templates[stage] = template
     return templates

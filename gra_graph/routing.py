@@ -1,8 +1,10 @@
-"""Pure routing functions for the graph's conditional edges (unit-tested on plain dicts)."""
+"""Pure routing functions for the graph's conditional edges (unit-tested on plain dicts).
+
+The decisions after scoring and after adjudication are not here: ``decide`` and ``adjudicate``
+return a ``Command`` naming the next node, and their return types declare the edges.
+"""
 
 from __future__ import annotations
-
-from typing import Literal
 
 from langgraph.graph import END
 from langgraph.types import Send
@@ -47,15 +49,3 @@ def fan_out(node: str):
 
     route.__name__ = f"fan_out_{node}"
     return route
-
-
-def after_decision(state: GraState) -> Literal["adjudicate", "revise", "enrich", "__end__"]:
-    """Follow the route ``decide`` chose (see :func:`gra_graph.decision.next_step`)."""
-    route = state.get("route", "end")
-    return END if route == "end" else route  # type: ignore[return-value]
-
-
-def after_adjudication(state: GraState) -> Literal["enrich", "__end__"]:
-    """Kept samples get enriched; dropped ones end."""
-    decision = state.get("decision") or {}
-    return "enrich" if decision.get("status") == "accepted" else END

@@ -1,26 +1,96 @@
-"""Reading run directories from outside a run: what ``gra runs`` lists and ``gra resume`` needs.
+"""The run directory: one owner for its layout, manifest, lock, status and journals.
 
-Nothing here writes: a listing may run while runs are writing (a torn last line of a journal
-is skipped, not repaired; the lock is only probed).
+:class:`RunDir` is how everything reads and writes a run directory: the runner while it runs,
+``gra runs`` listing runs (possibly while they run), ``gra resume`` finding out how a run was
+started. No other module spells a file name of the layout.
+
+Layout::
+
+    run.json            what was run (graph, prompts and seeds fingerprints, settings), the
+                        typed request to resume it (``command``), and the run's status
+    run.lock            held (flock) by the live run; names its pid and host
+    checkpoints.sqlite  LangGraph checkpoints, one thread per seed-sample (pruned once recorded)
+    annotations.jsonl   seeds annotated by a member (keywords/summary/domain were missing)
+    records.jsonl       one provenance record per seed-sample, in finishing order
+    dedup.jsonl         the near-duplicate decision for each accepted record
+    accepted.jsonl      the kept training rows
+    summary.json        counts, tokens, seconds
+
+``run.json`` ``status`` (see :data:`STATUSES`): ``running`` while a run holds the directory,
+``complete``, ``incomplete`` (some seed-samples failed with an error; run again), ``paused``
+(some seed-samples stopped on purpose, at an interrupt, and wait to be resumed) or
+``interrupted`` (stopped early: Ctrl-C, SIGTERM, or the caller stopped reading). A ``running``
+run whose lock is free was killed: it is listed as ``crashed``.
+
+Reading never repairs: a listing may run while a run is writing (a torn last line of a journal
+is skipped, not cut off; the lock is only probed). Only the run holding the lock repairs.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from gra_graph import runlock
 from gra_graph.checkpoints import database_bytes
+from gra_graph.output import (
+    append_jsonl,
+    read_jsonl_repairing,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 
-STATUSES = ("running", "complete", "incomplete", "interrupted", "crashed")
+MANIFEST_VERSION = 1
+RUN_FILE = "run.json"
+LOCK_FILE = runlock.LOCK_FILE
+CHECKPOINTS_FILE = "checkpoints.sqlite"
+ANNOTATIONS_FILE = "annotations.jsonl"
+RECORDS_FILE = "records.jsonl"
+DEDUP_FILE = "dedup.jsonl"
+ACCEPTED_FILE = "accepted.jsonl"
+SUMMARY_FILE = "summary.json"
+
+STATUSES = ("running", "complete", "incomplete", "paused", "interrupted", "crashed")
 """``running``: a live process holds the directory; ``crashed``: run.json says running but no
 process holds the lock (killed, or died of an error); the others as in run.json."""
+
+_MANIFEST_MEANING = {
+    "graph_fingerprint": "the graph file's settings changed",
+    "prompts_fingerprint": "a prompt file changed",
+    "seeds_fingerprint": "the seeds changed, or --limit",
+    "seeds": "the number of seeds",
+    "version": "written by another gra-graph version",
+}
 
 
 class RunInfoError(ValueError):
     """A directory that is not a readable run directory."""
+
+
+class RunDirectoryError(RuntimeError):
+    """The output directory cannot hold this run (another run's files, not writable)."""
+
+
+class ResumeRequest(BaseModel):
+    """How a run was started from the CLI, stored typed in ``run.json`` so that ``gra resume``
+    can start it again without parsing arguments back."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    graph: str
+    seeds: str
+    limit: int | None = None
+    samples_per_seed: int = 1
+    concurrency: int = 4
+    seed: int = 0
+    engine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,110 +111,280 @@ class RunInfo:
         return asdict(self)
 
 
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """``run.json`` of a run directory, or :class:`RunInfoError` saying why not."""
-    path = run_dir / "run.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunInfoError(f"{run_dir} is not a gra run directory (no run.json)") from None
-    except (OSError, ValueError) as exc:
-        raise RunInfoError(f"{path} is unreadable: {exc}") from None
-    if not isinstance(data, dict):
-        raise RunInfoError(f"{path} is not a JSON object")
-    return data
+class RunDir:
+    """A run directory (see the module docstring for its layout).
 
+    The write side (:meth:`open_for_run`, the journals, :meth:`set_status`) is for the one
+    process holding the lock; the read side (:meth:`manifest`, :meth:`status`, :meth:`info`,
+    :meth:`resume_request`) works from anywhere, at any time.
+    """
 
-def _journal_rows(path: Path) -> list[dict[str, Any]]:
-    """The complete rows of a journal, read-only (a torn tail is skipped, not cut off)."""
-    rows: list[dict[str, Any]] = []
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return rows
-    for line in data.split(b"\n")[:-1]:  # the part after the last newline is incomplete
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock: runlock.RunLock | None = None
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    # ---- layout
+    @property
+    def run_file(self) -> Path:
+        return self.path / RUN_FILE
+
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.path / CHECKPOINTS_FILE
+
+    @property
+    def annotations_path(self) -> Path:
+        return self.path / ANNOTATIONS_FILE
+
+    @property
+    def records_path(self) -> Path:
+        return self.path / RECORDS_FILE
+
+    @property
+    def dedup_path(self) -> Path:
+        return self.path / DEDUP_FILE
+
+    @property
+    def accepted_path(self) -> Path:
+        return self.path / ACCEPTED_FILE
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / SUMMARY_FILE
+
+    def is_run(self) -> bool:
+        """Whether the directory holds a run (a ``run.json``)."""
+        return self.run_file.is_file()
+
+    # ---- read side
+    def manifest(self) -> dict[str, Any]:
+        """``run.json``, or :class:`RunInfoError` saying why not."""
         try:
-            rows.append(json.loads(line))
-        except ValueError:
-            break
-    return rows
+            data = json.loads(self.run_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunInfoError(f"{self.path} is not a gra run directory (no run.json)") from None
+        except (OSError, ValueError) as exc:
+            raise RunInfoError(f"{self.run_file} is unreadable: {exc}") from None
+        if not isinstance(data, dict):
+            raise RunInfoError(f"{self.run_file} is not a JSON object")
+        return data
+
+    def status(self, manifest: dict[str, Any] | None = None) -> str:
+        """One of :data:`STATUSES`."""
+        if runlock.is_held(self.path):
+            return "running"
+        status = str((manifest if manifest is not None else self.manifest()).get("status"))
+        return "crashed" if status in ("running", "None") else status
+
+    def journal_rows(self, path: Path) -> Iterator[dict[str, Any]]:
+        """The complete rows of a journal, streamed, read-only: a torn tail is skipped, and so
+        is any line that does not parse (the run that holds the lock repairs them)."""
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            return
+        with fh:
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    return  # the part after the last newline is still being written
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(row, dict):
+                    yield row
+
+    def info(self) -> RunInfo:
+        """Status, progress and outcome, streaming the records (memory stays flat)."""
+        manifest = self.manifest()
+        status = self.status(manifest)
+        done: set[tuple[Any, Any]] = set()
+        accepted = 0
+        for row in self.journal_rows(self.records_path):
+            done.add((row.get("seed_index"), row.get("sample_index")))
+            accepted += row.get("status") == "accepted"
+        try:
+            total = int(manifest.get("seeds", 0)) * int(manifest.get("samples_per_seed", 1))
+        except (TypeError, ValueError):
+            total = 0
+        who = runlock.holder(self.path) if status == "running" else {}
+        return RunInfo(
+            path=str(self.path),
+            status=status,
+            done=len(done),
+            total=total,
+            accepted=accepted,
+            graph=str(manifest.get("graph", "?")),
+            started=str(manifest.get("created", "?")),
+            checkpoint_bytes=database_bytes(self.checkpoints_path),
+            holder=f"pid {who.get('pid')} on {who.get('host')}" if who else "",
+        )
+
+    def resume_request(self, **overrides: Any) -> ResumeRequest:
+        """How the run was started, with ``overrides`` (``concurrency``, a moved ``graph`` or
+        ``seeds`` file) applied; whether the graph and seeds still match is checked by the
+        runner against the fingerprints.
+
+        Raises:
+            RunInfoError: no run here, none started from the CLI, or an input file is gone.
+        """
+        command = self.manifest().get("command")
+        try:
+            request = ResumeRequest.model_validate(command)
+        except ValidationError:
+            raise RunInfoError(
+                f"{self.run_file} does not record the command that started the run (it was "
+                "started from the Python API); resume it with the same run_seeds(...) call"
+            ) from None
+        changes = {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
+        request = request.model_copy(update={k: v for k, v in changes.items() if v is not None})
+        for key in ("graph", "seeds"):
+            if not Path(getattr(request, key)).is_file():
+                raise RunInfoError(
+                    f"the {key} file {getattr(request, key)} recorded in {self.run_file} is "
+                    f"gone; pass its new place with gra resume {self.path} --{key} PATH"
+                )
+        return request
+
+    # ---- write side
+    def check_writable(self) -> None:
+        """Fail before any model loads if the directory cannot be created or written.
+
+        Probes the directory (or, when it does not exist yet, its nearest existing parent) by
+        creating and removing a temporary file, which works for permissions, read-only file
+        systems and paths through a regular file alike; nothing is left behind.
+        """
+        probe = self.path
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise RunDirectoryError(f"cannot create {self.path}: {probe} is not a directory")
+        try:
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as exc:
+            raise RunDirectoryError(
+                f"cannot write to {self.path}: {exc.strerror or exc} (in {probe})"
+            ) from None
+
+    def check_matches(self, manifest: dict[str, Any]) -> None:
+        """Refuse a directory that holds another run, or files that are not a run's."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirectoryError(f"{self.path} exists and is not a directory")
+        if self.run_file.exists():
+            try:
+                previous = self.manifest()
+            except RunInfoError as exc:
+                raise RunDirectoryError(str(exc)) from None
+            mismatched = [k for k, v in manifest.items() if previous.get(k) != v]
+            if mismatched:
+                what = "; ".join(
+                    f"{k} ({_MANIFEST_MEANING.get(k, 'setting')})" for k in mismatched
+                )
+                raise RunDirectoryError(
+                    f"{self.path} holds a different run: differs in {what}. Resume it with "
+                    "its original graph, prompts, seeds and settings, or choose a new --out"
+                )
+        elif self.path.exists() and any(p.name != LOCK_FILE for p in self.path.iterdir()):
+            raise RunDirectoryError(
+                f"{self.path} is not empty and holds no gra run; choose a new --out"
+            )
+
+    def lock(self) -> None:
+        """Take the directory's lock (see :mod:`gra_graph.runlock`), or refuse naming the
+        holder."""
+        if self._lock is not None:
+            return
+        try:
+            self._lock = runlock.acquire(self.path)
+        except runlock.RunLockedError as exc:
+            raise RunDirectoryError(str(exc)) from None
+        except OSError as exc:
+            raise RunDirectoryError(
+                f"cannot lock {self.path / LOCK_FILE}: {exc.strerror}"
+            ) from None
+
+    def unlock(self) -> None:
+        """Let the lock go (last: nothing of the run writes after this)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def open_for_run(
+        self, manifest: dict[str, Any], request: ResumeRequest | None = None
+    ) -> None:
+        """Create (or take over) the directory for the run ``manifest`` describes.
+
+        Takes the lock, checks again under it that the directory holds this run or nothing,
+        then writes ``run.json`` (new run) or sets its status to ``running`` (resume).
+        """
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.lock()
+            # again under the lock: another process may have started a run here meanwhile
+            self.check_matches(manifest)
+            if not self.run_file.exists():
+                write_json_atomic(
+                    self.run_file,
+                    {
+                        **manifest,
+                        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "command": request.model_dump() if request else {},
+                        "status": "running",
+                    },
+                )
+            else:
+                self.set_status("running")
+        except OSError as exc:
+            raise RunDirectoryError(f"cannot write to {self.path}: {exc.strerror}") from None
+
+    def set_status(self, status: str) -> None:
+        """Write ``status`` into ``run.json`` (atomically; nothing if it is already that)."""
+        data = json.loads(self.run_file.read_text(encoding="utf-8"))
+        if data.get("status") != status:
+            data["status"] = status
+            write_json_atomic(self.run_file, data)
+
+    def read_journal(self, path: Path) -> list[dict[str, Any]]:
+        """Every complete row of one of this run's journals, repairing a torn tail (only for
+        the lock holder)."""
+        return read_jsonl_repairing(path)
+
+    def append(self, path: Path, row: dict[str, Any]) -> None:
+        """Append one row to one of this run's journals, fsynced."""
+        append_jsonl(path, [row])
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        write_json_atomic(self.summary_path, summary)
+
+    def replace_rows(self, path: Path, rows: Iterator[dict[str, Any]]) -> int:
+        """Replace a derived file (accepted, dedup) with ``rows`` in one rename."""
+        return write_jsonl_atomic(path, rows)
 
 
 def run_status(run_dir: Path, manifest: dict[str, Any]) -> str:
-    """One of :data:`STATUSES` (see there)."""
-    if runlock.is_held(run_dir):
-        return "running"
-    status = str(manifest.get("status", "running"))
-    return "crashed" if status == "running" else status
+    """One of :data:`STATUSES` for the run in ``run_dir`` whose ``run.json`` is ``manifest``."""
+    return RunDir(run_dir).status(manifest)
 
 
 def run_info(run_dir: Path) -> RunInfo:
     """Status, progress and outcome of one run directory."""
-    manifest = read_manifest(run_dir)
-    status = run_status(run_dir, manifest)
-    rows = _journal_rows(run_dir / "records.jsonl")
-    done = {(r.get("seed_index"), r.get("sample_index")) for r in rows}
-    accepted = sum(r.get("status") == "accepted" for r in rows)
-    total = int(manifest.get("seeds", 0)) * int(manifest.get("samples_per_seed", 1))
-    who = runlock.holder(run_dir) if status == "running" else {}
-    return RunInfo(
-        path=str(run_dir),
-        status=status,
-        done=len(done),
-        total=total,
-        accepted=accepted,
-        graph=str(manifest.get("graph", "?")),
-        started=str(manifest.get("created", "?")),
-        checkpoint_bytes=database_bytes(run_dir / "checkpoints.sqlite"),
-        holder=f"pid {who.get('pid')} on {who.get('host')}" if who else "",
-    )
+    return RunDir(run_dir).info()
 
 
 def list_runs(parent: Path) -> list[RunInfo]:
     """Every run directory directly under ``parent`` (and ``parent`` itself if it is one)."""
     if not parent.is_dir():
         raise RunInfoError(f"{parent} is not a directory")
-    candidates = [parent] if (parent / "run.json").is_file() else []
-    candidates += sorted(
-        p for p in parent.iterdir() if p.is_dir() and (p / "run.json").is_file()
-    )
+    candidates = [parent] if RunDir(parent).is_run() else []
+    candidates += sorted(p for p in parent.iterdir() if p.is_dir() and RunDir(p).is_run())
     infos = []
     for run_dir in candidates:
         try:
-            infos.append(run_info(run_dir))
+            infos.append(RunDir(run_dir).info())
         except RunInfoError:
             continue  # an unreadable run.json is not a run to list
     return infos
-
-
-def resume_argv(run_dir: Path, overrides: dict[str, Any] | None = None) -> list[str]:
-    """The ``gra run`` arguments that started the run in ``run_dir``, for ``gra resume``.
-
-    Every option the run was started with comes from ``run.json``'s ``command``; ``overrides``
-    replaces some (``concurrency``, a moved ``graph`` or ``seeds`` file). Whether the graph and
-    seeds are still the same is checked by the runner against the fingerprints.
-
-    Raises:
-        RunInfoError: no run here, no command recorded, or the graph or seeds file is gone.
-    """
-    manifest = read_manifest(run_dir)
-    command = manifest.get("command")
-    if not isinstance(command, dict) or not command.get("graph") or not command.get("seeds"):
-        raise RunInfoError(
-            f"{run_dir / 'run.json'} does not record the command that started the run (it was "
-            "started from the Python API); resume it with the same run_seeds(...) call"
-        )
-    command = {**command, **{k: v for k, v in (overrides or {}).items() if v is not None}}
-    for key, flag in (("graph", "--graph"), ("seeds", "--seeds")):
-        if not Path(command[key]).is_file():
-            raise RunInfoError(
-                f"the {key} file {command[key]} recorded in {run_dir / 'run.json'} is gone; "
-                f"pass its new place with gra resume {run_dir} {flag} PATH"
-            )
-    argv = ["run", str(command.pop("graph")), "--out", str(run_dir)]
-    for key, value in command.items():
-        if value is None or value is False:
-            continue
-        flag = "--" + key.replace("_", "-")
-        argv += [flag] if value is True else [flag, str(value)]
-    return argv

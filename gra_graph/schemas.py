@@ -4,22 +4,25 @@ Integer scores are ``Literal`` enums and every string has a ``max_length``: llam
 JSON-schema grammar does not enforce ``minimum``/``maximum`` but does enforce enums, and an
 unbounded string invites a small model to repeat itself until the token budget runs out. Each
 parsed object is validated again by pydantic, so whatever slips past the grammar is caught.
+
+The rubric models are built from a list of score dimensions (:func:`score_output`,
+:func:`adjudication_output`), and the instruction check from
+:data:`~gra_graph.vocabulary.CHECK_CRITERIA`, so no dimension or criterion is spelled here.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
-from gra_graph.state import SCORE_DIMENSIONS
+from gra_graph.vocabulary import CHECK_CRITERIA, SCORE_DIMENSIONS, Domain
 
 Score = Literal[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 PassFail = Literal["pass", "fail"]
-DomainName = Literal[
-    "coding", "math", "qa", "reasoning", "roleplay", "language", "creative_writing"
-]
+DomainName = Domain
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Keywords = Annotated[list[Keyword], Field(min_length=3, max_length=3)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -36,40 +39,60 @@ class KeywordTriple(_Output):
     keywords: Keywords
 
 
-class InstructionCheckOutput(_Output):
-    """Stage 3a: pass/fail on the three instruction criteria."""
+class _Check(_Output):
+    """Stage 3a: pass/fail on each instruction criterion, and a short reason."""
 
-    rationality: PassFail
-    completeness: PassFail
-    clarity: PassFail
-    reason: ShortText = ""
+    CRITERIA: ClassVar[tuple[str, ...]] = CHECK_CRITERIA
+
+    def passed(self) -> dict[str, bool]:
+        """Criterion -> passed, in criterion order."""
+        return {c: getattr(self, c) == "pass" for c in self.CRITERIA}
 
 
-class _RubricScores(_Output):
-    """The six response dimensions of the rubric, each an integer 0-10."""
+InstructionCheckOutput: type[_Check] = create_model(  # type: ignore[call-overload]
+    "InstructionCheckOutput",
+    __base__=_Check,
+    **{c: (PassFail, ...) for c in CHECK_CRITERIA},
+    reason=(ShortText, ""),
+)
 
-    correctness: Score
-    clarity: Score
-    completeness: Score
-    relevance: Score
-    coherence: Score
-    ethicality: Score
+
+class _Rubric(_Output):
+    """Integer scores 0-10, one field per dimension of :attr:`DIMENSIONS`."""
+
+    DIMENSIONS: ClassVar[tuple[str, ...]] = SCORE_DIMENSIONS
 
     def scores(self) -> dict[str, int]:
-        return {k: int(getattr(self, k)) for k in SCORE_DIMENSIONS}
+        """Dimension -> score, in dimension order."""
+        return {d: int(getattr(self, d)) for d in self.DIMENSIONS}
 
 
-class ScoreOutput(_RubricScores):
-    """Stage 3b: six integer scores and short feedback."""
+def _rubric_model(
+    name: str, dimensions: tuple[str, ...], **extra: tuple[Any, Any]
+) -> type[_Rubric]:
+    model = create_model(  # type: ignore[call-overload]
+        name, __base__=_Rubric, **{d: (Score, ...) for d in dimensions}, **extra
+    )
+    model.DIMENSIONS = tuple(dimensions)
+    return model
 
-    strengths: ShortText = ""
-    weaknesses: ShortText = ""
+
+@lru_cache(maxsize=32)
+def score_output(dimensions: tuple[str, ...] = SCORE_DIMENSIONS) -> type[_Rubric]:
+    """Stage 3b: a score per dimension, plus strengths and weaknesses."""
+    return _rubric_model(
+        "ScoreOutput", dimensions, strengths=(ShortText, ""), weaknesses=(ShortText, "")
+    )
 
 
-class AdjudicationOutput(_RubricScores):
-    """Stage 5: the Adjudicator's re-score."""
+@lru_cache(maxsize=32)
+def adjudication_output(dimensions: tuple[str, ...] = SCORE_DIMENSIONS) -> type[_Rubric]:
+    """Stage 5: the Adjudicator's re-score, plus its rationale."""
+    return _rubric_model("AdjudicationOutput", dimensions, rationale=(ShortText, ""))
 
-    rationale: ShortText = ""
+
+ScoreOutput = score_output(SCORE_DIMENSIONS)
+AdjudicationOutput = adjudication_output(SCORE_DIMENSIONS)
 
 
 class Metadata(_Output):

@@ -13,20 +13,10 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gra_graph.config import DOMAINS
-
-Domain = Literal["coding", "math", "qa", "reasoning", "roleplay", "language", "creative_writing"]
-assert set(DOMAINS) == set(Domain.__args__)  # one list of domains, two spellings
-
-SCORE_DIMENSIONS: tuple[str, ...] = (
-    "correctness",
-    "clarity",
-    "completeness",
-    "relevance",
-    "coherence",
-    "ethicality",
-)
-CHECK_CRITERIA: tuple[str, ...] = ("rationality", "completeness", "clarity")
+# one source each (gra_graph.vocabulary); re-exported for the code that reads them with the state
+from gra_graph.vocabulary import CHECK_CRITERIA as CHECK_CRITERIA
+from gra_graph.vocabulary import SCORE_DIMENSIONS as SCORE_DIMENSIONS
+from gra_graph.vocabulary import Domain
 
 FaultKind = Literal["exception", "timeout", "empty", "invalid_json", "schema"]
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__
@@ -194,7 +184,6 @@ class GraState(TypedDict, total=False):
     adjudication: dict[str, Any] | None
     revisions: Annotated[list[dict[str, Any]], operator.add]
     round: int
-    route: str
     calls: Annotated[list[dict[str, Any]], operator.add]
     decision: dict[str, Any] | None
 

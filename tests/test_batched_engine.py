@@ -18,8 +18,8 @@ from gra_graph.llm.engine import (
     CompletionRequest,
     ContextOverflowError,
     LoadSettings,
-    load_engine,
 )
+from gra_graph.llm.loader import load_engine
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from gra_graph.llm.bundled import BUNDLED, bundled_path
-from gra_graph.llm.engine import CompletionRequest, LoadSettings, load_engine
+from gra_graph.llm.engine import CompletionRequest, LoadSettings
+from gra_graph.llm.loader import load_engine
 from tests.support.helpers import ROOT
 
 pytestmark = pytest.mark.e2e

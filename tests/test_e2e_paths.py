@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
 from gra_graph.config import GraphConfig
 from gra_graph.context import GraContext
@@ -79,14 +80,16 @@ def state_after_decide(
             ).model_dump()
         ],
         "round": 0,
-        "route": route,
+        "route": route,  # where decide sends the thread (popped by resume_from)
     }
 
 
 async def resume_from(values: dict, config: GraphConfig, members: Members):
     graph = build_graph(checkpointer=InMemorySaver())
     thread = {"configurable": {"thread_id": "paths"}}
-    await graph.aupdate_state(thread, values, as_node="decide")
+    # decide routes with a Command, so the state written as decide's says where to go on
+    route = values.pop("route")
+    await graph.aupdate_state(thread, Command(goto=route, update=values), as_node="decide")
     await graph.ainvoke(None, thread, context=GraContext.create(config, members, run_seed=3))
     return build_record((await graph.aget_state(thread)).values, "paths", members)
 

@@ -17,7 +17,14 @@ from gra_graph import runlock
 from gra_graph.cli import EXIT_INPUT, main
 from gra_graph.config import GraphConfig
 from gra_graph.crashpoints import ENV_VAR
-from gra_graph.rundirs import RunInfoError, list_runs, resume_argv, run_info, run_status
+from gra_graph.rundirs import (
+    ResumeRequest,
+    RunDir,
+    RunInfoError,
+    list_runs,
+    run_info,
+    run_status,
+)
 from gra_graph.runner import Runner
 from tests.support.fake_run import SEEDS
 from tests.support.fakes import committee_config, fake_members
@@ -123,16 +130,17 @@ def test_resume_rebuilds_the_run_arguments(tmp_path: Path):
     command = {"graph": str(graph), "seeds": str(seeds), "limit": None, "samples_per_seed": 2,
                "concurrency": 4, "seed": 7}
     write_run_json(tmp_path / "run", command)
-    argv = resume_argv(tmp_path / "run", {"concurrency": 1, "graph": None})
-    assert argv == ["run", str(graph), "--out", str(tmp_path / "run"), "--seeds", str(seeds),
-                    "--samples-per-seed", "2", "--concurrency", "1", "--seed", "7"]
+    # typed, not argv: run.json's command comes back as the request, with the overrides applied
+    request = RunDir(tmp_path / "run").resume_request(concurrency=1, graph=None)
+    assert request == ResumeRequest(graph=str(graph), seeds=str(seeds), limit=None,
+                                    samples_per_seed=2, concurrency=1, seed=7)
 
 
 def test_resume_names_a_vanished_input_file(tmp_path: Path):
     command = {"graph": str(tmp_path / "gone.yaml"), "seeds": str(tmp_path / "s.jsonl")}
     write_run_json(tmp_path / "run", command)
     with pytest.raises(RunInfoError, match=r"graph file .*gone.yaml.* is gone; pass .*--graph"):
-        resume_argv(tmp_path / "run")
+        RunDir(tmp_path / "run").resume_request()
 
 
 def test_resume_of_a_run_started_from_python_is_explained(tmp_path: Path, capsys):

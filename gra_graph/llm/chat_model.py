@@ -61,15 +61,29 @@ def parse_structured(message: AIMessage, schema: type[BaseModel]) -> BaseModel:
     try:
         data = json.loads(text, strict=False)  # control characters inside strings are harmless
     except json.JSONDecodeError as exc:
-        raise StructuredOutputError(
-            f"invalid JSON: {exc.msg} at {exc.pos}: {text[:80]!r}", "invalid_json"
-        ) from None
+        data = _embedded_object(text)
+        if data is None:
+            raise StructuredOutputError(
+                f"invalid JSON: {exc.msg} at {exc.pos}: {text[:80]!r}", "invalid_json"
+            ) from None
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "reply"
         raise StructuredOutputError(f"{where}: {first['msg']}") from None
+
+
+def _embedded_object(text: str) -> Any:
+    """The JSON object a chat model wrapped in prose or a code fence, if there is exactly one
+    way to read it: from the first ``{`` to the last ``}`` (models without a grammar do this)."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        return json.loads(text[start : end + 1], strict=False)
+    except json.JSONDecodeError:
+        return None
 
 
 class SchemaChatModel(BaseChatModel):

@@ -9,7 +9,8 @@ Two engines run a loaded GGUF file:
   grammars checked one sampled token at a time.
 
 Both take a :class:`CompletionRequest` and return a :class:`Completion`, so the chat models,
-the nodes and the graph files do not depend on which one runs.
+the nodes and the graph files do not depend on which one runs. Which one loads a file is
+decided in :mod:`gra_graph.llm.loader`; this module imports neither engine.
 """
 
 from __future__ import annotations
@@ -157,18 +158,3 @@ class ModelEngine(ABC):
     @abstractmethod
     def close(self) -> None:
         """Finish or fail what is in flight and free the model."""
-
-
-def load_engine(settings: LoadSettings) -> ModelEngine:
-    """Load ``settings.path`` with the engine ``settings.engine`` names.
-
-    Raises:
-        ModelLoadError: llama.cpp rejected the file or the settings.
-    """
-    if settings.engine == "batched":
-        from gra_graph.llm.batched import BatchedEngine
-
-        return BatchedEngine(settings)
-    from gra_graph.llm.simple import SimpleEngine
-
-    return SimpleEngine(settings)

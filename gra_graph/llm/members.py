@@ -1,23 +1,33 @@
 """Turning a graph file's members into chat models: each GGUF file is loaded once.
 
-Every model path is checked (exists, is a GGUF file) before the first one is loaded, and every
-model is loaded before any sample starts, so a missing or corrupt file fails the run up front.
+Two ways to get them, both through one :class:`~gra_graph.llm.loader.ModelLoader`:
+
+- :func:`load_members` (the runner, the CLI): every model path is checked (exists, is a GGUF
+  file) before the first one is loaded, and every model is loaded before any sample starts, so
+  a missing or corrupt file fails the run up front.
+- :class:`LazyMembers` (a graph built from settings, such as one the LangGraph dev server
+  serves): nothing loads until a node first asks for a member, and then off the event loop.
+
+Both answer :meth:`resolve`, which is all a node needs (see :class:`MemberSource`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 
 from gra_graph.config import Engine, GraphConfig, Member
 from gra_graph.llm.bundled import BUNDLED, bundled_path
 from gra_graph.llm.chat_model import LlamaCppChatModel
-from gra_graph.llm.engine import BatchSettings, LoadSettings, ModelEngine, load_engine
+from gra_graph.llm.engine import BatchSettings, LoadSettings
 from gra_graph.llm.gguf import check_gguf
+from gra_graph.llm.loader import ModelLoader
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,14 @@ class MemberHandle:
     name: str
     chat_model: BaseChatModel
     model_ref: str
+
+
+class MemberSource(Protocol):
+    """Where nodes get members from: by name, loading on demand if need be."""
+
+    async def resolve(self, name: str) -> MemberHandle:
+        """The member called ``name`` (``KeyError`` if the graph has none)."""
+        ...
 
 
 def model_ref(member: Member, path: Path) -> str:
@@ -65,9 +83,11 @@ def load_settings(member: Member, path: Path, engine: Engine | None = None) -> L
 class Members(Mapping[str, MemberHandle]):
     """The loaded committee: member name -> :class:`MemberHandle`. Close it when done."""
 
-    def __init__(self, handles: dict[str, MemberHandle], engines: list[ModelEngine]) -> None:
+    def __init__(
+        self, handles: dict[str, MemberHandle], loader: ModelLoader | None = None
+    ) -> None:
         self._handles = handles
-        self._engines = engines
+        self._loader = loader
 
     def __getitem__(self, name: str) -> MemberHandle:
         return self._handles[name]
@@ -78,20 +98,23 @@ class Members(Mapping[str, MemberHandle]):
     def __len__(self) -> int:
         return len(self._handles)
 
+    async def resolve(self, name: str) -> MemberHandle:
+        """:class:`MemberSource`: the member, already loaded."""
+        return self._handles[name]
+
     @property
     def loaded_files(self) -> int:
         """How many llama.cpp instances are loaded."""
-        return len(self._engines)
+        return self._loader.loaded if self._loader else 0
 
     def close(self) -> None:
-        for engine in self._engines:
-            engine.close()
-        self._engines.clear()
+        if self._loader is not None:
+            self._loader.close()
 
     @classmethod
     def from_handles(cls, handles: Mapping[str, MemberHandle]) -> Members:
         """Members made of any LangChain chat models (tests, remote servers)."""
-        return cls(dict(handles), [])
+        return cls(dict(handles))
 
 
 def check_member_models(config: GraphConfig) -> dict[str, Path]:
@@ -104,7 +127,25 @@ def check_member_models(config: GraphConfig) -> dict[str, Path]:
     return paths
 
 
-def load_members(config: GraphConfig) -> Members:
+def member_handle(
+    member: Member, path: Path, config: GraphConfig, loader: ModelLoader
+) -> MemberHandle:
+    """One member as a chat model on its (shared) loaded file."""
+    engine = loader.engine(load_settings(member, path, config.engine))
+    chat_model = LlamaCppChatModel(
+        member=member.name,
+        engine=engine,
+        persona=member.persona,
+        temperature=member.sampling.temperature,
+        top_p=member.sampling.top_p,
+        top_k=member.sampling.top_k,
+        repeat_penalty=member.sampling.repeat_penalty,
+        seed=member.sampling.seed,
+    )
+    return MemberHandle(member.name, chat_model, model_ref(member, path))
+
+
+def load_members(config: GraphConfig, loader: ModelLoader | None = None) -> Members:
     """Load every distinct model once and wrap each member as a chat model.
 
     Raises:
@@ -112,28 +153,41 @@ def load_members(config: GraphConfig) -> Members:
         ModelLoadError: llama.cpp rejected a file (already loaded ones are freed).
     """
     paths = check_member_models(config)
-    engines: dict[LoadSettings, ModelEngine] = {}
-    handles: dict[str, MemberHandle] = {}
+    loader = loader or ModelLoader()
     try:
-        for member in config.members:
-            settings = load_settings(member, paths[member.name], config.engine)
-            if settings not in engines:
-                engines[settings] = load_engine(settings)
-            chat_model = LlamaCppChatModel(
-                member=member.name,
-                engine=engines[settings],
-                persona=member.persona,
-                temperature=member.sampling.temperature,
-                top_p=member.sampling.top_p,
-                top_k=member.sampling.top_k,
-                repeat_penalty=member.sampling.repeat_penalty,
-                seed=member.sampling.seed,
-            )
-            handles[member.name] = MemberHandle(
-                member.name, chat_model, model_ref(member, paths[member.name])
-            )
+        handles = {
+            m.name: member_handle(m, paths[m.name], config, loader) for m in config.members
+        }
     except BaseException:
-        for engine in engines.values():
-            engine.close()
+        loader.close()
         raise
-    return Members(handles, list(engines.values()))
+    return Members(handles, loader)
+
+
+class LazyMembers:
+    """:class:`MemberSource` that loads a member's model the first time a node asks for it.
+
+    Loading runs in a worker thread, so the event loop (a dev server's, say) never blocks on
+    llama.cpp; members on one file share one load through the loader.
+    """
+
+    def __init__(self, config: GraphConfig, loader: ModelLoader | None = None) -> None:
+        self._config = config
+        self._loader = loader or ModelLoader()
+        self._handles: dict[str, MemberHandle] = {}
+        self._lock = asyncio.Lock()
+
+    async def resolve(self, name: str) -> MemberHandle:
+        if name not in self._handles:
+            async with self._lock:
+                if name not in self._handles:
+                    member = self._config.member(name)
+                    path = resolve_model_path(member, self._config.base_dir)
+                    check_gguf(path, member.name)
+                    self._handles[name] = await asyncio.to_thread(
+                        member_handle, member, path, self._config, self._loader
+                    )
+        return self._handles[name]
+
+    def close(self) -> None:
+        self._loader.close()

@@ -3,11 +3,12 @@ summary of a seed that arrives without them. Runs once per seed, before sampling
 
 from __future__ import annotations
 
-from gra_graph.config import Role, Stage
+from gra_graph.config import Role
 from gra_graph.context import GraContext
-from gra_graph.nodes.calls import CallOutcome, ask_structured
+from gra_graph.nodes.calls import CallOutcome, ask_stage
 from gra_graph.roles import eligible, sample_rng
 from gra_graph.schemas import Annotation
+from gra_graph.stages import Stage
 from gra_graph.state import Seed
 
 
@@ -17,12 +18,11 @@ async def annotate_seed(
     """Fill in what a seed lacks; a domain the seed states is kept. ``None`` if unusable."""
     rng = sample_rng(ctx.run_seed, seed_index, -1, "annotate")
     member = rng.choice(eligible(ctx.config, Role.ENRICHER))
-    out = await ask_structured(
+    out = await ask_stage(
         ctx,
         member,
         Stage.ANNOTATE,
         {"instruction": seed.instruction, "response": seed.response},
-        Annotation,
         ("annotate", seed_index),
     )
     if out.value is None:

@@ -9,29 +9,39 @@ returned as an error for the node to turn into an abstention or a rejection. The
 failed attempt is kept in the call's :class:`~gra_graph.state.CallRecord`. Nothing here raises
 for a model's misbehaviour, and nothing invents a default value.
 
-What a timeout means for an in-process llama.cpp model: the attempt is abandoned, not stopped.
-A call still waiting for the model's worker thread is dropped from its queue; a call already
-generating runs to its token budget on the worker and its result is discarded. The worker runs
-one call at a time, so the abandoned call cannot interleave with later ones, which simply wait
-for it (the model's state is never shared by two calls at once). A member that hangs in Python
-(an injected ``hang``, a remote model) is cancelled outright.
+What a timeout means depends on what runs the member. On the batched llama.cpp engine (the
+default) the timed-out request is cancelled: a request still waiting is withdrawn, and one
+already decoding leaves the batch at the engine's next pass, freeing its sequence slot. On the
+simple engine the attempt is abandoned, not stopped: a call still queued for the model's worker
+thread is dropped, and one already generating runs to its token budget on the worker and its
+result is discarded (the worker runs one call at a time, so later calls simply wait for it). A
+member that hangs in Python (an injected ``hang``, a remote model) is cancelled outright.
+
+Any LangChain chat model can fill a role. Our own models (:class:`SchemaChatModel`) get the
+stage's token budget, a per-call seed and the output schema as a grammar; any other chat model
+is called with the messages alone (its own settings decide length and sampling) and its reply
+is parsed the same way, so a stock model's JSON, bare or in a code fence, is validated into the
+same pydantic object or recorded as the same kind of fault.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel
 
-from gra_graph.config import Stage
 from gra_graph.context import GraContext
-from gra_graph.llm.chat_model import StructuredOutputError, parse_structured
+from gra_graph.llm.chat_model import SchemaChatModel, StructuredOutputError, parse_structured
 from gra_graph.roles import derive_seed
+from gra_graph.schemas import grammar_schema
+from gra_graph.stages import STAGES, Stage
 from gra_graph.state import CallRecord
 
 T = TypeVar("T")
@@ -52,6 +62,22 @@ def _usage(message: AIMessage) -> tuple[int, int]:
     return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
 
 
+async def _invoke(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    schema: type[BaseModel] | None,
+    max_tokens: int,
+    seed: int,
+) -> AIMessage:
+    """One call; call arguments only for the models that take them (see the module docstring)."""
+    if isinstance(model, SchemaChatModel):
+        options: dict[str, object] = {"max_tokens": max_tokens, "seed": seed}
+        if schema is not None:
+            options["json_schema"] = json.dumps(grammar_schema(schema))
+        return await model.ainvoke(messages, **options)
+    return await model.ainvoke(messages)
+
+
 async def _attempts(
     ctx: GraContext,
     member: str,
@@ -60,7 +86,7 @@ async def _attempts(
     call_key: tuple[object, ...],
     schema: type[BaseModel] | None,
 ) -> CallOutcome[object]:
-    handle = ctx.members[member]
+    handle = await ctx.member(member)
     prompt = ctx.prompts[stage].render(values)
     max_tokens = ctx.config.budgets.for_stage(stage)
     attempts = 1 + ctx.config.generation.structured_retries
@@ -76,16 +102,9 @@ async def _attempts(
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
-                if schema is None:
-                    message = await handle.chat_model.ainvoke(
-                        [HumanMessage(prompt)], max_tokens=max_tokens, seed=seed
-                    )
-                else:
-                    runnable = handle.chat_model.with_structured_output(
-                        schema, include_raw=True, max_tokens=max_tokens, seed=seed
-                    )
-                    out = await runnable.ainvoke([HumanMessage(prompt)])
-                    message = out["raw"]
+                message = await _invoke(
+                    handle.chat_model, [HumanMessage(prompt)], schema, max_tokens, seed
+                )
         except Exception as exc:  # a member that raises is a fault to record, not a crash
             if deadline.expired():
                 faults.append("timeout")
@@ -104,7 +123,7 @@ async def _attempts(
                     raise StructuredOutputError("empty reply", "empty")
                 value = text
             else:
-                value = out["parsed"] or parse_structured(message, schema)
+                value = parse_structured(message, schema)
         except StructuredOutputError as exc:
             faults.append(exc.kind)
             error = str(exc)
@@ -147,3 +166,18 @@ async def ask_structured(
 ) -> CallOutcome[S]:
     """Structured call validated into ``schema``; see the module docstring for failures."""
     return await _attempts(ctx, member, stage, values, call_key, schema)  # type: ignore[return-value]
+
+
+async def ask_stage(
+    ctx: GraContext,
+    member: str,
+    stage: Stage,
+    values: Mapping[str, object],
+    call_key: tuple[object, ...],
+) -> CallOutcome[BaseModel]:
+    """Call ``member`` for ``stage`` with the output shape the stage declares
+    (:mod:`gra_graph.stages`), built for the graph's score dimensions."""
+    schema = STAGES[stage].schema(ctx.config.score_dimensions)
+    if schema is None:
+        return await ask_text(ctx, member, stage, values, call_key)  # type: ignore[return-value]
+    return await ask_structured(ctx, member, stage, values, schema, call_key)

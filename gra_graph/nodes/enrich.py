@@ -7,10 +7,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from gra_graph.config import Stage
 from gra_graph.context import GraContext
-from gra_graph.nodes.calls import ask_structured
-from gra_graph.schemas import Metadata
+from gra_graph.nodes.calls import ask_stage
+from gra_graph.stages import Stage
 from gra_graph.state import GraState
 
 
@@ -19,7 +18,7 @@ async def enrich(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any
     composed keywords, has no summary, and the record says enrichment failed."""
     ctx = runtime.context
     name = state["roles"]["enricher"]
-    out = await ask_structured(
+    out = await ask_stage(
         ctx,
         name,
         Stage.ENRICH,
@@ -28,7 +27,6 @@ async def enrich(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any
             "instruction": state["instruction"],
             "response": state["response"],
         },
-        Metadata,
         (state["seed_index"], state["sample_index"]),
     )
     update: dict[str, Any] = {"calls": [out.record.model_dump()], "enriched": out.value is not None}

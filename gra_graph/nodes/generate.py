@@ -1,4 +1,4 @@
-"""The role draw and the Generator's three stages (GRA_METHOD.md, steps 1-2)."""
+"""The role draw and the Generator's three stages (docs/method.md, sections 2-3)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from gra_graph.config import Stage
 from gra_graph.context import GraContext
-from gra_graph.nodes.calls import ask_structured, ask_text
+from gra_graph.nodes.calls import ask_stage
+from gra_graph.nodes.common import call_key, reject
 from gra_graph.roles import draw_roles as draw
 from gra_graph.roles import sample_rng
-from gra_graph.schemas import KeywordTriple
-from gra_graph.state import Decision, GraState
-
-
-def call_key(state: GraState, *extra: object) -> tuple[object, ...]:
-    """The identity of a call within the run, which fixes its sampling seed."""
-    return (state["seed_index"], state["sample_index"], *extra)
-
-
-def reject(reason: str) -> dict[str, Any]:
-    return {"decision": Decision(status="rejected", reason=reason).model_dump()}
+from gra_graph.stages import Stage
+from gra_graph.state import GraState
 
 
 async def draw_roles(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
@@ -39,28 +30,25 @@ def _examples(pool: list[dict[str, Any]]) -> str:
 
 async def compose_keywords(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
     """Stage 2a: a NEW keyword triple combining the patterns of pool examples."""
-    ctx = runtime.context
     generator = state["roles"]["generator"]
-    out = await ask_structured(
-        ctx,
+    out = await ask_stage(
+        runtime.context,
         generator,
         Stage.COMPOSE_KEYWORDS,
         {"domain": state["domain"], "examples": _examples(state["pool"])},
-        KeywordTriple,
         call_key(state),
     )
     update: dict[str, Any] = {"calls": [out.record.model_dump()]}
     if out.value is None:
         return update | reject(f"generator {generator} failed to compose keywords: {out.error}")
-    return update | {"keywords": list(out.value.keywords)}
+    return update | {"keywords": list(out.value.keywords)}  # type: ignore[attr-defined]
 
 
 async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
     """Stage 2b: an instruction built on the new keywords, guided by the pool's summaries."""
-    ctx = runtime.context
     generator = state["roles"]["generator"]
-    out = await ask_text(
-        ctx,
+    out = await ask_stage(
+        runtime.context,
         generator,
         Stage.WRITE_INSTRUCTION,
         {
@@ -78,10 +66,9 @@ async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> di
 
 async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
     """Stage 2c: the Generator answers its own instruction."""
-    ctx = runtime.context
     generator = state["roles"]["generator"]
-    out = await ask_text(
-        ctx,
+    out = await ask_stage(
+        runtime.context,
         generator,
         Stage.WRITE_RESPONSE,
         {"domain": state["domain"], "instruction": state["instruction"]},

@@ -1,29 +1,26 @@
-"""The Reviewers (GRA_METHOD.md, step 3) and the committee decision (step 4).
+"""The Reviewers (docs/method.md, section 4) and the committee decision (section 5).
 
 ``check_instruction`` and ``score_response`` run once per reviewer, fanned out with ``Send``;
 each receives a :class:`~gra_graph.state.ReviewerTask` and appends one entry to the state.
 A reviewer whose output stays unusable after its retries abstains; it is recorded as such and
-left out of the mean and spread.
+left out of the mean and spread. ``decide`` returns a :class:`~langgraph.types.Command` whose
+``goto`` is the next node, so the graph's edges out of ``decide`` are its return type.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from langgraph.graph import END
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
-from gra_graph.config import Stage
 from gra_graph.context import GraContext
 from gra_graph.decision import committee_verdict, instruction_check_outcome, next_step
-from gra_graph.nodes.calls import ask_structured
-from gra_graph.schemas import InstructionCheckOutput, ScoreOutput
-from gra_graph.state import (
-    CHECK_CRITERIA,
-    GraState,
-    InstructionCheck,
-    Review,
-    ReviewerTask,
-)
+from gra_graph.nodes.calls import ask_stage
+from gra_graph.nodes.common import current_reviews
+from gra_graph.stages import Stage
+from gra_graph.state import GraState, InstructionCheck, Review, ReviewerTask
 
 
 def _task_values(task: ReviewerTask) -> dict[str, object]:
@@ -35,23 +32,21 @@ def _task_values(task: ReviewerTask) -> dict[str, object]:
 
 
 async def check_instruction(task: ReviewerTask, runtime: Runtime[GraContext]) -> dict[str, Any]:
-    """Step 3a for one reviewer: rationality, completeness, clarity, each pass or fail."""
-    ctx = runtime.context
+    """Step 3a for one reviewer: pass or fail on each instruction criterion."""
     reviewer = task["reviewer"]
-    out = await ask_structured(
-        ctx,
+    out = await ask_stage(
+        runtime.context,
         reviewer,
         Stage.CHECK_INSTRUCTION,
         _task_values(task),
-        InstructionCheckOutput,
         (task["seed_index"], task["sample_index"], reviewer),
     )
-    check = InstructionCheck(reviewer=reviewer, model_file=ctx.members[reviewer].model_ref)
+    check = InstructionCheck(reviewer=reviewer, model_file=out.record.model_file)
     if out.value is None:
         check.abstained, check.error = True, out.error
     else:
-        check.criteria = {c: getattr(out.value, c) == "pass" for c in CHECK_CRITERIA}
-        check.reason = out.value.reason
+        check.criteria = out.value.passed()  # type: ignore[attr-defined]
+        check.reason = out.value.reason  # type: ignore[attr-defined]
     return {"checks": [check.model_dump()], "calls": [out.record.model_dump()]}
 
 
@@ -63,42 +58,33 @@ async def gather_checks(state: GraState, runtime: Runtime[GraContext]) -> dict[s
 
 
 async def score_response(task: ReviewerTask, runtime: Runtime[GraContext]) -> dict[str, Any]:
-    """Step 3b for one reviewer: six integer scores 0-10 plus strengths and weaknesses."""
-    ctx = runtime.context
+    """Step 3b for one reviewer: an integer score 0-10 per dimension, strengths, weaknesses."""
     reviewer = task["reviewer"]
-    out = await ask_structured(
-        ctx,
+    out = await ask_stage(
+        runtime.context,
         reviewer,
         Stage.SCORE_RESPONSE,
         _task_values(task),
-        ScoreOutput,
         (task["seed_index"], task["sample_index"], reviewer, task["round"]),
     )
-    review = Review(
-        reviewer=reviewer, model_file=ctx.members[reviewer].model_ref, round=task["round"]
-    )
+    review = Review(reviewer=reviewer, model_file=out.record.model_file, round=task["round"])
     if out.value is None:
         review.abstained, review.error = True, out.error
     else:
-        review.scores = out.value.scores()
-        review.strengths, review.weaknesses = out.value.strengths, out.value.weaknesses
+        review.scores = out.value.scores()  # type: ignore[attr-defined]
+        review.strengths = out.value.strengths  # type: ignore[attr-defined]
+        review.weaknesses = out.value.weaknesses  # type: ignore[attr-defined]
     return {"reviews": [review.model_dump()], "calls": [out.record.model_dump()]}
 
 
-def current_reviews(state: GraState) -> list[Review]:
-    """The reviews of the state's current round, in committee order."""
-    order = {name: i for i, name in enumerate(state["roles"]["reviewers"])}
-    reviews = [Review.model_validate(r) for r in state.get("reviews", [])]
-    this_round = [r for r in reviews if r.round == state["round"]]
-    return sorted(this_round, key=lambda r: order.get(r.reviewer, len(order)))
-
-
-async def decide(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
+async def decide(
+    state: GraState, runtime: Runtime[GraContext]
+) -> Command[Literal["adjudicate", "revise", "enrich", "__end__"]]:
     """Step 4: mean and spread of this round's usable reviews, and where to go next."""
     config = runtime.context.config
     verdict = committee_verdict(current_reviews(state), config.thresholds, state["round"])
     step, decision = next_step(verdict, state["round"], config)
-    update: dict[str, Any] = {"verdicts": [verdict.model_dump()], "route": step}
+    update: dict[str, Any] = {"verdicts": [verdict.model_dump()]}
     if decision is not None:
         update["decision"] = decision.model_dump()
-    return update
+    return Command(update=update, goto=END if step == "end" else step)

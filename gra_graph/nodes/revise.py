@@ -8,12 +8,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from gra_graph.config import Stage
 from gra_graph.context import GraContext
-from gra_graph.nodes.adjudicate import feedback_lines
-from gra_graph.nodes.calls import ask_text
-from gra_graph.nodes.generate import reject
-from gra_graph.nodes.review import current_reviews
+from gra_graph.nodes.calls import ask_stage
+from gra_graph.nodes.common import current_reviews, feedback_lines, reject
+from gra_graph.stages import Stage
 from gra_graph.state import GraState, Revision
 
 
@@ -22,7 +20,7 @@ async def revise(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any
     ctx = runtime.context
     generator = state["roles"]["generator"]
     reviews = current_reviews(state)
-    out = await ask_text(
+    out = await ask_stage(
         ctx,
         generator,
         Stage.REVISE,

@@ -1,0 +1,81 @@
+"""Before sampling: annotate the seeds that lack metadata (journaled, once per run) and build
+the few-shot pools, both in streaming passes over the seeds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+
+from gra_graph.context import GraContext
+from gra_graph.nodes.annotate import annotate_seed
+from gra_graph.pools import FewShotPools
+from gra_graph.rundirs import RunDir
+from gra_graph.seeds import SeedFile
+from gra_graph.state import CallRecord, Seed
+
+Seeds = Sequence[Seed] | SeedFile
+
+
+async def annotate_seeds(
+    ctx: GraContext,
+    seeds: Seeds,
+    run_dir: RunDir,
+    concurrency: int,
+    append: Callable[[dict[str, object]], object],
+    on_call: Callable[[CallRecord], None],
+) -> dict[int, Seed | None]:
+    """Annotate every seed that lacks metadata; only those are returned (``None``: unusable).
+
+    Streams the seeds with at most ``concurrency`` annotations in flight (never more workers
+    than seeds to annotate, whatever ``concurrency`` says). Rows already in the run's
+    annotations journal are reused, not asked again. ``append`` journals a new row and returns
+    a false value when the run can write no more (a full disk): the pass then stops.
+    ``on_call`` sees each call's accounting, reused ones included.
+    """
+    cached = {row["seed_index"]: row for row in run_dir.read_journal(run_dir.annotations_path)}
+    result: dict[int, Seed | None] = {}
+    stopped = False
+
+    def todo() -> Iterator[tuple[int, Seed]]:
+        for i, seed in enumerate(seeds):
+            if seed.annotated:
+                continue
+            row = cached.pop(i, None)
+            if row is None:
+                yield i, seed
+            else:
+                result[i] = Seed.model_validate(row["seed"]) if row["seed"] else None
+                on_call(CallRecord.model_validate(row["call"]))
+
+    queue = todo()
+
+    async def worker() -> None:
+        nonlocal stopped
+        for i, seed in queue:
+            if stopped:
+                return
+            filled, out = await annotate_seed(ctx, seed, i)
+            result[i] = filled
+            row = {
+                "seed_index": i,
+                "seed": filled.model_dump() if filled else None,
+                "error": out.error,
+                "call": out.record.model_dump(),
+            }
+            if not await append(row):
+                stopped = True
+                return
+            on_call(out.record)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(seeds))))))
+    return result
+
+
+def build_pools(seeds: Seeds, annotations: dict[int, Seed | None], run_seed: int) -> FewShotPools:
+    """The few-shot pools, from one more streaming pass over the seeds."""
+    pools = FewShotPools(run_seed)
+    for i, seed in enumerate(seeds):
+        filled = seed if seed.annotated else annotations.get(i)
+        if filled is not None:
+            pools.add(filled)
+    return pools
