@@ -52,11 +52,15 @@ class GraContext:
         config: GraphConfig,
         members: Mapping[str, MemberHandle] | MemberSource,
         run_seed: int = 0,
+        prompts: Mapping[Stage, PromptTemplate] | None = None,
     ) -> GraContext:
         """A context over members already made (a mapping of handles, or any source), with the
-        graph file's prompts loaded and checked now."""
+        graph file's prompts loaded and checked now, or the ``prompts`` already loaded (the
+        runner's, so prompt files are read once and what runs is what was fingerprinted)."""
         source = members if hasattr(members, "resolve") else Members.from_handles(members)
         ctx = cls(config, source, run_seed)  # type: ignore[arg-type]
+        if prompts is not None:
+            ctx.__dict__["prompts"] = prompts  # fills the cached_property
         _ = ctx.prompts  # a bad prompt file fails here, not in the first node
         return ctx
 

@@ -5,6 +5,15 @@ A kill can at worst leave a torn last line in a journal; :func:`read_jsonl_repai
 A write that fails while the process lives (a full disk) is undone at once: :func:`append_jsonl`
 cuts the file back to its length before the append, and the atomic writers remove their
 temporary file, so a failed write leaves no torn line and no stray file behind.
+
+:func:`repair_journal` goes further for a journal someone else may have damaged: every valid
+line is kept, invalid ones are moved to a side file with their line numbers, repeated keys are
+reduced to their first line, and only a torn last line is cut silently.
+
+Nothing here writes through a symbolic link: files are opened with ``O_NOFOLLOW`` and temporary
+files are created exclusively, so a link planted in a run directory fails the write (``ELOOP``
+or ``EEXIST``) instead of redirecting it to the link's target. Lines are read with a length
+bound (:data:`MAX_LINE_BYTES`), so a file with no newlines cannot exhaust memory.
 """
 
 from __future__ import annotations
@@ -13,17 +22,35 @@ import errno
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from gra_graph.crashpoints import crash_point
+
+MAX_LINE_BYTES = 64 * 1024 * 1024
+"""Longest journal line read back (a record holds its seed, so it may be a few MB)."""
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_nofollow(path: Path, flags: int, mode: str) -> IO[bytes]:
+    """``open`` for writing that refuses a symbolic link at ``path`` (``ELOOP``)."""
+    fd = os.open(path, flags | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+    return os.fdopen(fd, mode)
+
+
+def _create_exclusive(tmp: Path) -> IO[bytes]:
+    """A fresh temporary file: whatever sits at ``tmp`` (a stale file, a planted link) goes."""
+    tmp.unlink(missing_ok=True)  # unlink removes a link itself, never its target
+    return open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, "wb")
 
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows and fsync, so a returned call means the rows survive a crash."""
     data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
-    with path.open("ab") as fh:
+    with open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "ab") as fh:
         start = os.fstat(fh.fileno()).st_size
 
         def torn() -> None:  # what a kill in the middle of the write leaves behind
@@ -55,9 +82,9 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     tmp = path.with_name(f".{path.name}.tmp")
     count = 0
     try:
-        with tmp.open("w", encoding="utf-8") as fh:
+        with _create_exclusive(tmp) as fh:
             for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
                 count += 1
             fh.flush()
             os.fsync(fh.fileno())
@@ -74,8 +101,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     cut leaves the old file or the new one, never an empty one."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        with _create_exclusive(tmp) as fh:
+            fh.write((json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -93,13 +120,30 @@ def is_out_of_space(exc: BaseException) -> bool:
     return False
 
 
+def iter_lines(fh: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
+    """(1-based number, line) for every line, newline included; a line longer than ``limit``
+    comes as ``None`` and is skipped without being held in memory."""
+    number = 0
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (chunk := fh.readline(1 << 20)) and not chunk.endswith(b"\n"):
+                pass
+            yield number, None
+            continue
+        yield number, line
+
+
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """The rows of a JSON Lines file one at a time (memory stays flat for any file size)."""
     if not path.exists():
         return
     with path.open("rb") as fh:
-        for line in fh:
-            if line.strip():
+        for _, line in iter_lines(fh):
+            if line is not None and line.strip():
                 yield json.loads(line)
 
 
@@ -107,20 +151,139 @@ def read_jsonl_repairing(path: Path) -> list[dict[str, Any]]:
     """All complete rows of a journal; a torn or unparsable tail is cut off the file."""
     if not path.exists():
         return []
-    data = path.read_bytes()
     rows: list[dict[str, Any]] = []
-    good_end = 0
-    pos = 0
-    while pos < len(data):
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            break  # no newline: a torn last line
-        try:
-            rows.append(json.loads(data[pos:nl]))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            break
-        good_end = pos = nl + 1
-    if good_end < len(data):
-        with path.open("r+b") as fh:
+    good_end = pos = 0
+    with path.open("rb") as fh:
+        for _, line in iter_lines(fh):
+            if line is None or not line.endswith(b"\n"):
+                break  # an overlong or torn line: the tail from here is cut
+            try:
+                rows.append(json.loads(line))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                break
+            good_end = pos = pos + len(line)
+        size = fh.seek(0, os.SEEK_END)
+    if good_end < size:
+        with open_nofollow(path, os.O_WRONLY, "r+b") as fh:
             fh.truncate(good_end)
     return rows
+
+
+@dataclass
+class JournalRepair:
+    """What :func:`repair_journal` found: the keys of the valid rows, and what it changed."""
+
+    keys: set[Hashable] = field(default_factory=set)
+    rows: int = 0
+    moved: list[int] = field(default_factory=list)  # line numbers sent to the side file
+    duplicates: list[int] = field(default_factory=list)  # line numbers dropped as repeats
+    torn_tail: bool = False
+
+    def warnings(self, path: Path, side: Path) -> list[str]:
+        """One message per kind of change (a torn tail is routine, not warned)."""
+        out = []
+        if self.moved:
+            out.append(
+                f"{path.name}: {len(self.moved)} unreadable line(s) moved to {side.name} "
+                f"(line {_numbers(self.moved)}); their seed-samples are run again"
+            )
+        if self.duplicates:
+            out.append(
+                f"{path.name}: {len(self.duplicates)} repeated line(s) removed "
+                f"(line {_numbers(self.duplicates)}); the first line of each key is kept"
+            )
+        return out
+
+
+def _numbers(lines: list[int], shown: int = 10) -> str:
+    text = ", ".join(map(str, lines[:shown]))
+    return text + (f" and {len(lines) - shown} more" if len(lines) > shown else "")
+
+
+def repair_journal(
+    path: Path, side: Path, key: Callable[[dict[str, Any]], Hashable]
+) -> JournalRepair:
+    """Make a journal hold only valid rows, one per key, losing none of them.
+
+    A line is valid when it parses as a JSON object and ``key(row)`` returns without raising
+    (``key`` validates the row too). Invalid lines are appended to ``side`` (fsynced) together
+    with their line numbers and reasons; a repeated key keeps its first line. A last line that
+    is torn or unparsable, with nothing valid after it, is what a kill leaves: it is cut
+    silently. The journal is rewritten (write, fsync, rename) only when a line must go, and
+    streamed otherwise, so memory holds the keys, not the rows.
+    """
+    report = JournalRepair()
+    if not path.exists():
+        return report
+    bad: list[tuple[int, bytes, str]] = []
+    last = last_start = offset = 0
+    with path.open("rb") as fh:
+        for number, line in iter_lines(fh):
+            last, last_start = number, offset
+            offset = fh.tell()
+            if line is None:
+                bad.append((number, b"", f"longer than {MAX_LINE_BYTES} bytes"))
+                continue
+            if not line.strip():
+                continue
+            torn = not line.endswith(b"\n")
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError(f"a JSON {type(row).__name__}, not an object")
+                k = key(row)
+            except Exception as exc:  # any reason at all: the line is not a usable row
+                bad.append((number, line, "torn" if torn else f"{type(exc).__name__}: {exc}"))
+                continue
+            if torn:  # a whole object without its newline: still what a kill leaves
+                bad.append((number, line, "torn"))
+            elif k in report.keys:
+                report.duplicates.append(number)
+            else:
+                report.keys.add(k)
+                report.rows += 1
+    if bad and bad[-1][0] == last:  # the last line, torn or unparsable: what a kill leaves
+        report.torn_tail = True
+        bad.pop()
+    report.moved = [n for n, _, _ in bad]
+    if report.moved:
+        append_jsonl(
+            side,
+            [
+                {"line": n, "reason": why, "text": text.decode("utf-8", "replace")}
+                for n, text, why in bad
+            ],
+        )
+    if report.moved or report.duplicates:
+        _rewrite_valid(path, key, set(report.moved) | set(report.duplicates))
+    elif report.torn_tail:  # the common case after a kill: cut it off in place
+        with open_nofollow(path, os.O_WRONLY, "r+b") as out:
+            out.truncate(last_start)
+            os.fsync(out.fileno())
+    return report
+
+
+def _rewrite_valid(path: Path, key: Callable[[dict[str, Any]], Hashable], drop: set[int]) -> None:
+    """Rewrite ``path`` without the lines in ``drop`` and without a torn tail, atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    seen: set[Hashable] = set()
+    try:
+        with path.open("rb") as src, _create_exclusive(tmp) as dst:
+            for number, line in iter_lines(src):
+                if line is None or number in drop or not line.endswith(b"\n"):
+                    continue
+                try:
+                    row = json.loads(line)
+                    k = key(row) if isinstance(row, dict) else None
+                except Exception:
+                    continue  # the torn tail (invalid lines in the middle are in ``drop``)
+                if k is None or k in seen:
+                    continue
+                seen.add(k)
+                dst.write(line)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -55,6 +56,9 @@ class RichProgress(RunObserver):
         if already_done:
             self.console.print(f"resuming: {already_done} of {total} seed-samples already done")
         self._refresh()
+
+    def on_warning(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
     def on_tokens(self, completion_tokens: int) -> None:
         self.tokens += completion_tokens

@@ -29,6 +29,7 @@ is skipped, not cut off; the lock is only probed). Only the run holding the lock
 from __future__ import annotations
 
 import json
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -41,8 +42,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from gra_graph import runlock
 from gra_graph.checkpoints import database_bytes
 from gra_graph.output import (
+    JournalRepair,
     append_jsonl,
-    read_jsonl_repairing,
+    iter_lines,
+    repair_journal,
     write_json_atomic,
     write_jsonl_atomic,
 )
@@ -56,6 +59,20 @@ RECORDS_FILE = "records.jsonl"
 DEDUP_FILE = "dedup.jsonl"
 ACCEPTED_FILE = "accepted.jsonl"
 SUMMARY_FILE = "summary.json"
+LAYOUT = (
+    RUN_FILE,
+    LOCK_FILE,
+    CHECKPOINTS_FILE,
+    f"{CHECKPOINTS_FILE}-wal",
+    f"{CHECKPOINTS_FILE}-shm",
+    f"{CHECKPOINTS_FILE}-journal",
+    ANNOTATIONS_FILE,
+    RECORDS_FILE,
+    DEDUP_FILE,
+    ACCEPTED_FILE,
+    SUMMARY_FILE,
+)
+"""Every file a run writes (the ``*.corrupt.jsonl`` side files come from :meth:`corrupt_path`)."""
 
 STATUSES = ("running", "complete", "incomplete", "paused", "interrupted", "crashed")
 """``running``: a live process holds the directory; ``crashed``: run.json says running but no
@@ -183,12 +200,14 @@ class RunDir:
         """The complete rows of a journal, streamed, read-only: a torn tail is skipped, and so
         is any line that does not parse (the run that holds the lock repairs them)."""
         try:
+            if not stat.S_ISREG(path.stat().st_mode):
+                return  # not a journal a run wrote (a directory, a device): nothing to list
             fh = path.open("rb")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         with fh:
-            for line in fh:
-                if not line.endswith(b"\n"):
+            for _, line in iter_lines(fh):
+                if line is None or not line.endswith(b"\n"):
                     return  # the part after the last newline is still being written
                 try:
                     row = json.loads(line)
@@ -250,6 +269,45 @@ class RunDir:
         return request
 
     # ---- write side
+    def corrupt_path(self, journal: Path) -> Path:
+        """Where :meth:`repair` moves a journal's unreadable lines (``records.corrupt.jsonl``)."""
+        return journal.with_name(f"{journal.stem}.corrupt.jsonl")
+
+    def check_files(self) -> None:
+        """Refuse a run directory whose files a run would write through a link or into
+        something that is not a regular file (a directory, a device, a FIFO).
+
+        ``lstat`` sees the link itself; the writers also open with ``O_NOFOLLOW``, so a link
+        planted between this check and the write fails the write instead of following it.
+        """
+        names = [*LAYOUT]
+        names += [self.corrupt_path(self.path / n).name for n in (RECORDS_FILE, ANNOTATIONS_FILE)]
+        names += [f".{n}.tmp" for n in (RUN_FILE, RECORDS_FILE, DEDUP_FILE, ACCEPTED_FILE)]
+        names += [f".{SUMMARY_FILE}.tmp"]
+        for name in names:
+            path = self.path / name
+            try:
+                mode = path.lstat().st_mode
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise RunDirectoryError(f"cannot inspect {path}: {exc.strerror}") from None
+            if stat.S_ISLNK(mode):
+                raise RunDirectoryError(
+                    f"{path} is a symbolic link; a run never writes through a link. Remove it "
+                    "(the file it points to is untouched) or choose a new --out"
+                )
+            if not stat.S_ISREG(mode):
+                raise RunDirectoryError(
+                    f"{path} is not a regular file (a directory or a device?); a run cannot "
+                    "write it. Move it away or choose a new --out"
+                )
+
+    def repair(self, journal: Path, key: Any) -> JournalRepair:
+        """Repair one journal (lock holder only): see :func:`gra_graph.output.repair_journal`;
+        ``key(row)`` validates a row and returns its identity."""
+        return repair_journal(journal, self.corrupt_path(journal), key)
+
     def check_writable(self) -> None:
         """Fail before any model loads if the directory cannot be created or written.
 
@@ -298,6 +356,7 @@ class RunDir:
         holder."""
         if self._lock is not None:
             return
+        self.check_files()  # before the lock file is opened: it may be a planted link
         try:
             self._lock = runlock.acquire(self.path)
         except runlock.RunLockedError as exc:
@@ -347,11 +406,6 @@ class RunDir:
         if data.get("status") != status:
             data["status"] = status
             write_json_atomic(self.run_file, data)
-
-    def read_journal(self, path: Path) -> list[dict[str, Any]]:
-        """Every complete row of one of this run's journals, repairing a torn tail (only for
-        the lock holder)."""
-        return read_jsonl_repairing(path)
 
     def append(self, path: Path, row: dict[str, Any]) -> None:
         """Append one row to one of this run's journals, fsynced."""

@@ -59,7 +59,7 @@ def is_held(run_dir: Path) -> bool:
     """Whether a live process holds the run directory's lock right now (never blocks)."""
     path = run_dir / LOCK_FILE
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return False
     try:
@@ -80,7 +80,8 @@ def acquire(run_dir: Path, *, wait_seconds: float = 1.0) -> RunLock:
     wait absorbs a concurrent ``is_held`` probe (``gra runs``) holding it for a moment.
     """
     path = run_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    # O_NOFOLLOW: a run.lock planted as a symbolic link must not truncate the link's target
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     deadline = time.monotonic() + wait_seconds
     while True:
         try:

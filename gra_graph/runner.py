@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -77,6 +78,10 @@ class RunObserver:
     def on_tokens(self, completion_tokens: int) -> None: ...
     def on_record(self, record: Record, resumed: bool) -> None: ...
     def on_error(self, key: tuple[int, int], error: BaseException) -> None: ...
+
+    def on_warning(self, message: str) -> None:
+        """Something the user should know that did not stop the run (a repaired journal)."""
+        logging.getLogger("gra_graph").warning(message)
 
 
 class _Paused(Exception):
@@ -139,6 +144,7 @@ class Runner:
         self.summary = RunSummary(seed_samples=len(self.seeds) * samples_per_seed)
         self._accounting = Accounting(self.summary)
         self.paused: list[tuple[int, int]] = []
+        self.warnings: list[str] = []
         self.run_id = ""
         self._write_error: BaseException | None = None
         self._prepared = False  # run.json is ours to update
@@ -199,7 +205,7 @@ class Runner:
                 f"{manifest['seeds_fingerprint'][:6]}-s{self.seed}"
             )
             members = with_faults(self._members, self.config)  # as is, unless faults are set
-            self.context = GraContext.create(self.config, members, self.seed)
+            self.context = GraContext.create(self.config, members, self.seed, self._prompts)
             self.saver = await self._stack.enter_async_context(
                 checkpoints.open_checkpointer(self.checkpoints_path)
             )
@@ -265,15 +271,25 @@ class Runner:
         self._generators.append(gen)
         return gen
 
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.observer.on_warning(message)
+
     def _count(self, record: Record, resumed: bool) -> None:
         self._accounting.count(record, resumed)
         self.observer.on_record(record, resumed)
 
     async def _records(self) -> AsyncIterator[Record]:
         started = time.perf_counter()
-        rows = self.run_dir.read_journal(self.records_path)
-        previous = [Record.model_validate(r) for r in rows]
-        done = {r.key for r in previous}
+        # every valid record is kept; unreadable lines go to records.corrupt.jsonl, repeats go
+        repair = self.run_dir.repair(
+            self.records_path, lambda row: Record.model_validate(row).key
+        )
+        for message in repair.warnings(
+            self.records_path, self.run_dir.corrupt_path(self.records_path)
+        ):
+            self._warn(message)
+        done: set[tuple[int, int]] = repair.keys  # type: ignore[assignment]
         if self.config.checkpoints.prune_finished:
             # a kill between a record's fsync and its prune leaves rows behind: drop them now
             left = await checkpoints.finished_threads_left(
@@ -281,7 +297,8 @@ class Runner:
             )
             await checkpoints.prune_threads(self.saver, left)
         self.observer.on_start(self.summary.seed_samples, len(done))
-        for record in previous:
+        for row in self.run_dir.journal_rows(self.records_path):  # streamed, not held
+            record = Record.model_validate(row)
             self._count(record, resumed=True)
             yield record
 
@@ -296,6 +313,7 @@ class Runner:
             self.concurrency,
             lambda row: self._append(self.run_dir.annotations_path, row),
             on_call,
+            self._warn,
         )
         self._raise_write_error()
         pools = build_pools(self.seeds, annotations, self.seed)

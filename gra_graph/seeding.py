@@ -23,6 +23,7 @@ async def annotate_seeds(
     concurrency: int,
     append: Callable[[dict[str, object]], object],
     on_call: Callable[[CallRecord], None],
+    warn: Callable[[str], None],
 ) -> dict[int, Seed | None]:
     """Annotate every seed that lacks metadata; only those are returned (``None``: unusable).
 
@@ -30,9 +31,20 @@ async def annotate_seeds(
     than seeds to annotate, whatever ``concurrency`` says). Rows already in the run's
     annotations journal are reused, not asked again. ``append`` journals a new row and returns
     a false value when the run can write no more (a full disk): the pass then stops.
-    ``on_call`` sees each call's accounting, reused ones included.
+    ``on_call`` sees each call's accounting, reused ones included; ``warn`` hears what the
+    repair of a damaged annotations journal changed.
     """
-    cached = {row["seed_index"]: row for row in run_dir.read_journal(run_dir.annotations_path)}
+    def checked(row: dict[str, object]) -> int:
+        if row["seed"] is not None:
+            Seed.model_validate(row["seed"])
+        CallRecord.model_validate(row["call"])
+        return int(row["seed_index"])  # type: ignore[call-overload]
+
+    repair = run_dir.repair(run_dir.annotations_path, checked)
+    side = run_dir.corrupt_path(run_dir.annotations_path)
+    for message in repair.warnings(run_dir.annotations_path, side):
+        warn(message)
+    cached = {row["seed_index"]: row for row in run_dir.journal_rows(run_dir.annotations_path)}
     result: dict[int, Seed | None] = {}
     stopped = False
 
