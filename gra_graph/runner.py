@@ -48,7 +48,7 @@ from gra_graph.rundirs import (
     RunDirectoryError,
 )
 from gra_graph.seeding import annotate_seeds, build_pools
-from gra_graph.seeds import SeedFile, seeds_fingerprint
+from gra_graph.seeds import SeedFile, SeedFileChangedError, seeds_fingerprint
 from gra_graph.stages import Stage
 from gra_graph.state import PoolEntry, Record, Seed
 
@@ -222,7 +222,7 @@ class Runner:
             for gen in self._generators:  # a caller that stopped reading: cancel in-flight work
                 await gen.aclose()  # type: ignore[attr-defined]
             stopped = exc_type is None or issubclass(
-                exc_type, asyncio.CancelledError | KeyboardInterrupt
+                exc_type, asyncio.CancelledError | KeyboardInterrupt | SeedFileChangedError
             )
             if self._prepared and not self._finished and stopped:
                 self.run_dir.set_status("interrupted")  # any other exception leaves "running"
@@ -330,10 +330,20 @@ class Runner:
         keys = pending()
         todo = self.summary.seed_samples - len(done)
 
+        changed: list[SeedFileChangedError] = []
+
+        def next_key() -> tuple[tuple[int, int], Seed, Seed | None] | None:
+            if self._write_error is not None or changed:
+                return None  # a full disk, a changed input: take no new work; resume later
+            try:
+                return next(keys, None)
+            except SeedFileChangedError as exc:
+                changed.append(exc)
+                return None
+
         async def worker() -> None:
-            for key, original, filled in keys:
-                if self._write_error is not None:
-                    return  # the disk is full: take no new work; the rest resumes next run
+            while (item := next_key()) is not None:
+                key, original, filled = item
                 try:
                     record = await self._run_one(key, original, filled, pools)
                 except _Paused:
@@ -380,6 +390,8 @@ class Runner:
                 supervisor.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await supervisor
+        if changed:  # the samples in flight finished on seeds read before the change
+            raise changed[0]
         self._raise_write_error()
         try:
             await self._finish(round(time.perf_counter() - started, 3))

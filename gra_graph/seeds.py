@@ -65,8 +65,10 @@ class SeedFile:
     """A validated seeds file, read lazily: iterate it for the seeds, in file order.
 
     Build it with :meth:`scan`. ``limit`` keeps only the first seeds (the whole file is still
-    validated). Iterating again re-reads the file; if it changed since the scan, iteration
-    raises :class:`SeedFileError` rather than run on different input.
+    validated). Iterating again re-reads the file and checks every seed against the digest the
+    scan took of it (8 bytes a seed), as it is read: if the file changed since the scan, even
+    in the middle of a pass, iteration raises :class:`SeedFileChangedError` at the first seed
+    that differs, rather than run on different input.
 
     Example:
         >>> seeds = SeedFile.scan("examples/seeds.jsonl")  # doctest: +SKIP
@@ -82,6 +84,7 @@ class SeedFile:
     duplicates: Duplicates
     limit: int | None = None
     _stamp: tuple[int, int] = field(default=(0, 0), repr=False)
+    _digests: bytes = field(default=b"", repr=False)
 
     @classmethod
     def scan(cls, path: str | Path, *, limit: int | None = None) -> SeedFile:
@@ -95,12 +98,15 @@ class SeedFile:
         digest = hashlib.sha256()
         keys = array("Q")  # 8 bytes per seed: the repeat check stays small for huge files
         lines = array("I")
+        digests = bytearray()  # 8 bytes per seed, to check each seed again as it is re-read
         count = 0
         for number, seed in _stream(path):
             if limit is not None and count >= limit:
                 continue  # validated, not used
             count += 1
-            digest.update(seed.model_dump_json().encode())
+            text_json = seed.model_dump_json().encode()
+            digest.update(text_json)
+            digests += _seed_digest(text_json)
             text = f"{seed.instruction}\0{seed.response}".encode()
             keys.append(int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big"))
             lines.append(number)
@@ -113,6 +119,7 @@ class SeedFile:
             _duplicates(keys, lines),
             limit,
             _stamp(path),
+            bytes(digests),
         )
 
     def __len__(self) -> int:
@@ -120,15 +127,38 @@ class SeedFile:
 
     def __iter__(self) -> Iterator[Seed]:
         if _stamp(self.path) != self._stamp:
-            raise SeedFileError(f"{self.path}: the seeds file changed since it was validated")
+            raise SeedFileChangedError(self.path)
         seen = 0
-        for _, seed in _stream(self.path):
-            if seen == self.count:
-                return
-            seen += 1
-            yield seed
+        try:
+            for number, seed in _stream(self.path):
+                if seen == self.count:
+                    return
+                expected = self._digests[8 * seen : 8 * seen + 8]
+                if expected and _seed_digest(seed.model_dump_json().encode()) != expected:
+                    raise SeedFileChangedError(self.path, number)
+                seen += 1
+                yield seed
+        except SeedFileChangedError:
+            raise
+        except SeedFileError:  # a line that no longer parses: the file changed
+            raise SeedFileChangedError(self.path) from None
         if seen != self.count:
-            raise SeedFileError(f"{self.path}: the seeds file changed since it was validated")
+            raise SeedFileChangedError(self.path)
+
+
+class SeedFileChangedError(SeedFileError):
+    """The seeds file changed after it was validated (found while a run reads it)."""
+
+    def __init__(self, path: Path, line: int | None = None) -> None:
+        where = f" (line {line} differs)" if line else ""
+        super().__init__(
+            f"{path}: the seeds file changed since it was validated{where}. The run stopped "
+            "cleanly; restore the file and run the same command again to resume"
+        )
+
+
+def _seed_digest(seed_json: bytes) -> bytes:
+    return hashlib.blake2b(seed_json, digest_size=8).digest()
 
 
 def _stamp(path: Path) -> tuple[int, int]:
