@@ -1,4 +1,4 @@
-"""The Adjudicator (GRA_METHOD.md, step 5): re-scores a conflicted sample after reading every
+"""The Adjudicator (docs/method.md, section 6): re-scores a conflicted sample after reading every
 reviewer's feedback, and keeps it only if its own composite reaches tau."""
 
 from __future__ import annotations

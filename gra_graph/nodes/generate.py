@@ -1,4 +1,4 @@
-"""The role draw and the Generator's three stages (GRA_METHOD.md, steps 1-2)."""
+"""The role draw and the Generator's three stages (docs/method.md, sections 2-3)."""
 
 from __future__ import annotations
 

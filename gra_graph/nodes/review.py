@@ -1,4 +1,4 @@
-"""The Reviewers (GRA_METHOD.md, step 3) and the committee decision (step 4).
+"""The Reviewers (docs/method.md, section 4) and the committee decision (section 5).
 
 ``check_instruction`` and ``score_response`` run once per reviewer, fanned out with ``Send``;
 each receives a :class:`~gra_graph.state.ReviewerTask` and appends one entry to the state.
