@@ -86,7 +86,7 @@ class Member(_Strict):
     """One committee member: a model file plus a persona and sampling settings.
 
     Several members may share one GGUF file; the file is loaded once and each member differs by
-    persona, sampling and seed (GRA_METHOD.md, "Role draw", project choice).
+    persona, sampling and seed (docs/method.md, section 9d).
     """
 
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Unique member name.")
@@ -116,7 +116,7 @@ class Member(_Strict):
 
 
 class Thresholds(_Strict):
-    """The committee decision rule (GRA_METHOD.md, step 4)."""
+    """The committee decision rule (docs/method.md, section 5)."""
 
     tau: float = Field(8.0, ge=0.0, le=10.0, description="Accept threshold on the mean score.")
     delta: float = Field(1.5, ge=0.0, description="Max standard deviation before adjudication.")
@@ -156,7 +156,7 @@ Budgets: type[_BudgetsBase] = create_model(  # type: ignore[call-overload]
 
 
 class Dedup(_Strict):
-    """Near-duplicate filter over accepted samples (GRA_METHOD.md, step 6)."""
+    """Near-duplicate filter over accepted samples (docs/method.md, section 7a)."""
 
     enabled: bool = True
     threshold: float = Field(0.9, gt=0.0, le=1.0, description="Drop if cosine >= this.")

@@ -1,4 +1,4 @@
-"""The committee decision rule (GRA_METHOD.md, step 4), as pure functions.
+"""The committee decision rule (docs/method.md, section 5), as pure functions.
 
 Abstaining reviewers are left out of both the mean and the spread; they are never scored 0.
 The spread is the population standard deviation of the reviewers' composite scores (the paper

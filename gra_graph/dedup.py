@@ -1,4 +1,4 @@
-"""Near-duplicate filter over accepted samples (GRA_METHOD.md, step 6).
+"""Near-duplicate filter over accepted samples (docs/method.md, section 7a).
 
 Candidates are visited in descending committee mean; one is kept only if its highest cosine
 similarity to everything already kept is below the threshold. Embedders map texts to unit-length

@@ -1,7 +1,7 @@
 """Few-shot pools: per domain, the (keywords, summary) pairs the Generator learns patterns from.
 
 The Generator of each sample sees its own seed's pair plus ``generation.few_shot - 1`` others
-of the same domain (GRA_METHOD.md, step 2). A pool keeps at most :data:`POOL_CAP` pairs per
+of the same domain (docs/method.md, section 3). A pool keeps at most :data:`POOL_CAP` pairs per
 domain, chosen by reservoir sampling seeded by the run seed, so a seeds file of any length needs
 bounded memory; a file with up to ``POOL_CAP`` seeds per domain keeps every pair, in file order,
 exactly as if the pool were unbounded.

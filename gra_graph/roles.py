@@ -1,4 +1,4 @@
-"""The per-sample role draw (GRA_METHOD.md, step 1) and the run's deterministic randomness.
+"""The per-sample role draw (docs/method.md, section 2) and the run's deterministic randomness.
 
 Generator first, uniformly from the members allowed to generate; then the Reviewers, at random
 from the rest; then the Adjudicator from what is left. The Enricher (metadata enrichment, step

@@ -67,7 +67,7 @@ class CallRecord(_Model):
 
 
 class InstructionCheck(_Model):
-    """One reviewer's pass/fail verdict on the instruction (GRA_METHOD.md step 3a)."""
+    """One reviewer's pass/fail verdict on the instruction (docs/method.md, section 4a)."""
 
     reviewer: str
     model_file: str
@@ -82,7 +82,7 @@ class InstructionCheck(_Model):
 
 
 class Review(_Model):
-    """One reviewer's scores of the response in one round (GRA_METHOD.md step 3b).
+    """One reviewer's scores of the response in one round (docs/method.md, section 4b).
 
     An abstaining reviewer has no scores; it is excluded from mean and spread, never counted 0.
     """
@@ -104,7 +104,7 @@ class Review(_Model):
 
 
 class Verdict(_Model):
-    """The committee's decision for one round (GRA_METHOD.md step 4)."""
+    """The committee's decision for one round (docs/method.md, section 5)."""
 
     round: int
     outcome: Literal["accept", "reject", "conflict", "undecided"]
@@ -115,7 +115,7 @@ class Verdict(_Model):
 
 
 class Adjudication(_Model):
-    """The Adjudicator's re-score of a conflicted sample (GRA_METHOD.md step 5)."""
+    """The Adjudicator's re-score of a conflicted sample (docs/method.md, section 6)."""
 
     adjudicator: str
     model_file: str

@@ -1,4 +1,4 @@
-"""Seed annotation (GRA_METHOD.md, "The data record"): a member names the domain, keywords and
+"""Seed annotation (docs/method.md, section 1): a member names the domain, keywords and
 summary of a seed that arrives without them. Runs once per seed, before sampling."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Metadata enrichment (GRA_METHOD.md, step 6): a fresh keyword triple and summary for a kept
+"""Metadata enrichment (docs/method.md, section 7b): a fresh keyword triple and summary for a kept
 sample, so it can seed later rounds."""
 
 from __future__ import annotations
