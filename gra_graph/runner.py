@@ -40,17 +40,16 @@ from gra_graph.output import is_out_of_space
 from gra_graph.pools import FewShotPools
 from gra_graph.prompts import PromptTemplate, load_prompts
 from gra_graph.records import build_record, failed_record
-from gra_graph.roles import sample_rng
 from gra_graph.rundirs import (
     MANIFEST_VERSION,
     ResumeRequest,
     RunDir,
     RunDirectoryError,
 )
-from gra_graph.seeding import annotate_seeds, build_pools
+from gra_graph.seeding import annotate_seeds, build_pools, initial_state
 from gra_graph.seeds import SeedFile, SeedFileChangedError, seeds_fingerprint
 from gra_graph.stages import Stage
-from gra_graph.state import PoolEntry, Record, Seed
+from gra_graph.state import Record, Seed
 
 __all__ = [
     "RunDirectoryError",
@@ -423,7 +422,13 @@ class Runner:
         # writes, so a kill after a step's writes were saved but before the next checkpoint
         # was committed shows `next == ()` on a thread that has steps left. Resuming a thread
         # that did finish runs nothing.
-        start = None if snapshot.values else self._initial_state(key, seed, pools)
+        start = (
+            None
+            if snapshot.values
+            else initial_state(
+                self.run_id, key, seed, pools, self.seed, self.config.generation.few_shot
+            )
+        )
         async for chunk in self.graph.astream(
             start, thread, context=self.context, stream_mode="updates", durability="sync"
         ):
@@ -434,24 +439,6 @@ class Runner:
                 raise _Paused(thread_id)
             raise RuntimeError(f"thread {thread_id} stopped with steps left: {snapshot.next}")
         return build_record(snapshot.values, self.run_id, self._members or {})
-
-    def _initial_state(
-        self, key: tuple[int, int], seed: Seed, pools: FewShotPools
-    ) -> dict[str, Any]:
-        seed_index, sample_index = key
-        assert seed.domain and seed.keywords and seed.summary
-        own = PoolEntry(keywords=seed.keywords, summary=seed.summary)
-        others = [p for p in pools.domain(seed.domain) if p != own]
-        rng = sample_rng(self.seed, seed_index, sample_index, "pool")
-        picks = rng.sample(others, min(len(others), self.config.generation.few_shot - 1))
-        return {
-            "run_id": self.run_id,
-            "seed_index": seed_index,
-            "sample_index": sample_index,
-            "seed": seed.model_dump(),
-            "domain": seed.domain,
-            "pool": [p.model_dump() for p in [own, *picks]],
-        }
 
     def _observe(self, chunk: dict[str, Any]) -> None:
         for update in chunk.values():

@@ -1,17 +1,20 @@
-"""Before sampling: annotate the seeds that lack metadata (journaled, once per run) and build
-the few-shot pools, both in streaming passes over the seeds."""
+"""Before sampling: annotate the seeds that lack metadata (journaled, once per run), build the
+few-shot pools, both in streaming passes over the seeds, and make each seed-sample's starting
+state."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from gra_graph.context import GraContext
 from gra_graph.nodes.annotate import annotate_seed
 from gra_graph.pools import FewShotPools
+from gra_graph.roles import sample_rng
 from gra_graph.rundirs import RunDir
 from gra_graph.seeds import SeedFile
-from gra_graph.state import CallRecord, Seed
+from gra_graph.state import CallRecord, PoolEntry, Seed
 
 Seeds = Sequence[Seed] | SeedFile
 
@@ -91,3 +94,30 @@ def build_pools(seeds: Seeds, annotations: dict[int, Seed | None], run_seed: int
         if filled is not None:
             pools.add(filled)
     return pools
+
+
+def initial_state(
+    run_id: str,
+    key: tuple[int, int],
+    seed: Seed,
+    pools: FewShotPools,
+    run_seed: int,
+    few_shot: int,
+) -> dict[str, Any]:
+    """The state a seed-sample's thread starts from: the seed, its domain, and the few-shot
+    pool the Generator sees (the seed's own pair plus ``few_shot - 1`` others of its domain,
+    drawn by the run seed and the sample's identity)."""
+    seed_index, sample_index = key
+    assert seed.domain and seed.keywords and seed.summary
+    own = PoolEntry(keywords=seed.keywords, summary=seed.summary)
+    others = [p for p in pools.domain(seed.domain) if p != own]
+    rng = sample_rng(run_seed, seed_index, sample_index, "pool")
+    picks = rng.sample(others, min(len(others), few_shot - 1))
+    return {
+        "run_id": run_id,
+        "seed_index": seed_index,
+        "sample_index": sample_index,
+        "seed": seed.model_dump(),
+        "domain": seed.domain,
+        "pool": [p.model_dump() for p in [own, *picks]],
+    }
