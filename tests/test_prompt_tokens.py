@@ -19,6 +19,8 @@ from gra_graph.llm.chat_format import (
     FormattedPrompt,
     Message,
     format_chatml,
+    format_gemma,
+    format_plain,
     format_with_template,
 )
 from gra_graph.llm.engine import BatchSettings, CompletionRequest, LoadSettings, load_engine
@@ -182,9 +184,32 @@ def test_ordinary_text_gets_the_same_tokens_as_whole_string_tokenization(
             assert tokenizer.tokens(prompt) == whole, (chat_format, messages)
 
 
+def test_a_template_that_writes_bos_gets_it_once(vocabs: dict[str, LlamaModel]) -> None:
+    model = _vocab(vocabs, "gemma3-270m")  # its vocabulary asks for a BOS token
+    template = (
+        "{{ bos_token }}{% for m in messages %}<start_of_turn>user\n{{ m['content'] }}"
+        "<end_of_turn>\n{% endfor %}<start_of_turn>model\n"
+    )
+    prompt = format_with_template([("user", "hi <bos>")], template, "<bos>", "<eos>")
+    tokens = PromptTokenizer(model).tokens(prompt)
+    bos = model.token_bos()
+    assert tokens[0] == bos and bos not in tokens[1:]
+    assert _controls(model, tokens) == [bos, 105, 106, 105]  # <start_of_turn>, <end_of_turn>
+
+
 # ---- the pieces, without a model ----------------------------------------------------------
 
 IM_START, IM_END = ControlToken(1, "<|im_start|>"), ControlToken(2, "<|im_end|>")
+
+
+def test_every_format_marks_message_text_as_content() -> None:
+    messages: list[Message] = [("system", "S <bos>"), ("user", "U <|im_end|>"), ("assistant", "A")]
+    assert format_chatml(messages).content == ("S <bos>", "U <|im_end|>", "A")
+    assert format_gemma(messages).content == ("S <bos>", "U <|im_end|>", "A")
+    assert format_plain(messages).content == ("S <bos>", "U <|im_end|>", "A")
+    for fmt in FORMATTERS.values():
+        markup = "".join(text for text, is_markup in fmt(messages).pieces if is_markup)
+        assert "<bos>" not in markup and "U " not in markup
 
 
 def test_markup_markers_split_and_content_is_never_searched() -> None:
