@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 import llama_cpp
 import numpy as np
+from llama_cpp._internals import LlamaModel
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from gra_graph.llm.engine import (
@@ -289,10 +290,7 @@ class BatchedEngine(ModelEngine):
 
     def _prepare(self, request: CompletionRequest) -> tuple[np.ndarray, int, tuple[str, ...]]:
         prompt = self.format(request.messages)
-        tokens = np.asarray(
-            self._model.tokenize(prompt.text.encode("utf-8"), add_bos=True, special=True),
-            dtype=np.int32,
-        )
+        tokens = np.asarray(self.tokenize_prompt(prompt), dtype=np.int32)
         limit = self.settings.n_ctx
         if len(tokens) == 0:
             raise ValueError("empty prompt")
@@ -303,6 +301,9 @@ class BatchedEngine(ModelEngine):
             )
         max_tokens = min(request.max_tokens, limit - len(tokens))
         return tokens, max_tokens, prompt.stop + request.stop
+
+    def _llama_model(self) -> LlamaModel:
+        return self._model
 
     def _sampler(self, request: CompletionRequest) -> SequenceSampler:
         grammar = None

@@ -22,9 +22,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from gra_graph.llm.chat_format import FORMATTERS, FormattedPrompt, Message, format_with_template
+
+if TYPE_CHECKING:
+    from llama_cpp._internals import LlamaModel
+
+    from gra_graph.llm.tokens import PromptTokenizer
 
 EngineKind = Literal["simple", "batched"]
 
@@ -123,6 +128,7 @@ class ModelEngine(ABC):
 
     settings: LoadSettings
     _template: str | None = None
+    _prompt_tokenizer: PromptTokenizer | None = None
 
     @property
     def path(self) -> Path:
@@ -146,6 +152,22 @@ class ModelEngine(ABC):
             bos, eos = self._special_texts()
             return format_with_template(messages, self._template, bos, eos)
         return FORMATTERS[self.settings.chat_format](messages)
+
+    @abstractmethod
+    def _llama_model(self) -> LlamaModel:
+        """The loaded model, for its vocabulary."""
+
+    def tokenize_prompt(self, prompt: FormattedPrompt) -> list[int]:
+        """The tokens the model reads for ``prompt``: only markup can give control tokens.
+
+        See :mod:`gra_graph.llm.tokens`. Call it from the engine's own thread; the vocabulary is
+        scanned on the first call.
+        """
+        if self._prompt_tokenizer is None:
+            from gra_graph.llm.tokens import PromptTokenizer
+
+            self._prompt_tokenizer = PromptTokenizer(self._llama_model())
+        return self._prompt_tokenizer.tokens(prompt)
 
     @abstractmethod
     async def complete(self, request: CompletionRequest) -> Completion:

@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gra_graph.llm.engine import (
     Completion,
@@ -29,6 +29,9 @@ from gra_graph.llm.engine import (
     ModelLoadError,
     quiet_native_stderr,
 )
+
+if TYPE_CHECKING:
+    from llama_cpp._internals import LlamaModel
 
 
 class SimpleEngine(ModelEngine):
@@ -68,22 +71,34 @@ class SimpleEngine(ModelEngine):
     def complete_sync(self, request: CompletionRequest) -> Completion:
         return self._worker.submit(self.complete_blocking, request).result()
 
+    def _llama_model(self) -> LlamaModel:
+        return self._llama._model
+
+    def _prepare(self, request: CompletionRequest) -> tuple[list[int], tuple[str, ...]]:
+        """The prompt's tokens and the stop strings.
+
+        ``Llama`` would tokenize a prompt string with ``special=True``, letting message text
+        spell control tokens; given tokens, it reads them as they are (no BOS added).
+        """
+        prompt = self.format(request.messages)
+        return self.tokenize_prompt(prompt), prompt.stop + request.stop
+
     def complete_blocking(self, request: CompletionRequest) -> Completion:
         """Run one completion on the calling thread (only from this model's worker)."""
-        prompt = self.format(request.messages)
+        tokens, stop = self._prepare(request)
         grammar = self._grammar(request.json_schema) if request.json_schema else None
         started = time.perf_counter()
         self._llama.reset()  # see the module docstring: no prefix carried over between calls
         try:
             result = self._llama.create_completion(
-                prompt.text,
+                tokens,
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 top_p=request.top_p,
                 top_k=request.top_k,
                 repeat_penalty=request.repeat_penalty,
                 seed=request.seed,
-                stop=list(prompt.stop + request.stop),
+                stop=list(stop),
                 grammar=grammar,
             )
         except ValueError as exc:
