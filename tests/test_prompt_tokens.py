@@ -23,7 +23,8 @@ from gra_graph.llm.chat_format import (
     format_plain,
     format_with_template,
 )
-from gra_graph.llm.engine import BatchSettings, CompletionRequest, LoadSettings, load_engine
+from gra_graph.llm.engine import BatchSettings, CompletionRequest, LoadSettings
+from gra_graph.llm.loader import load_engine
 from gra_graph.llm.tokens import ControlToken, PromptTokenizer, split_markup
 
 QWEN = "qwen2.5-coder-0.5b"
