@@ -352,7 +352,10 @@ def _draw(args: argparse.Namespace) -> int:
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if args.out is not None:
-        args.out.write_bytes(data)
+        try:
+            args.out.write_bytes(data)
+        except OSError as exc:
+            raise DrawingError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         console.print(f"{escape(str(args.out))}: {fmt}, {len(data)} bytes", highlight=False)
     else:
         sys.stdout.flush()

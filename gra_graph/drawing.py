@@ -74,6 +74,13 @@ class EdgeRule:
             return f"off ({self.off})"
         return " or ".join(self.clauses)
 
+    @property
+    def lines(self) -> list[str]:
+        """The rule over several lines, one alternative each, for drawn labels."""
+        if self.off is not None:
+            return [self.text]
+        return [f"or {c}" if i else c for i, c in enumerate(self.clauses)]
+
 
 def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
     """Every conditional edge's rule under ``config``; the one place labels come from.
@@ -270,9 +277,7 @@ class Drawing:
         incoming: dict[str, list[DrawnEdge]] = {}
         for edge in self.edges:
             incoming.setdefault(edge.target, []).append(edge)
-        return frozenset(
-            node for node, edges in incoming.items() if all(e.disabled for e in edges)
-        )
+        return frozenset(node for node, edges in incoming.items() if all(e.disabled for e in edges))
 
 
 def settings_line(config: GraphConfig) -> str:
@@ -282,8 +287,11 @@ def settings_line(config: GraphConfig) -> str:
         f"committee of {config.committee_size}, tau {t.tau}, delta {t.delta}, "
         f"min usable reviews {t.min_valid_reviews}, "
         f"adjudication {'on' if config.adjudication else 'off'}, "
-        + (f"revise up to {r.max_rounds} round(s) from floor {r.score_floor}"
-           if r.max_rounds else "revise off")
+        + (
+            f"revise up to {r.max_rounds} round(s) from floor {r.score_floor}"
+            if r.max_rounds
+            else "revise off"
+        )
     )
 
 
@@ -297,9 +305,7 @@ def _langgraph_graph() -> LcGraph:
     return build_graph().get_graph()
 
 
-def make_drawing(
-    config: GraphConfig, source: str, counts: RunCounts | None = None
-) -> Drawing:
+def make_drawing(config: GraphConfig, source: str, counts: RunCounts | None = None) -> Drawing:
     """The drawing of ``config``'s graph: LangGraph's nodes and edges, this file's rules."""
     graph = _langgraph_graph()
     rules = edge_rules(config)
@@ -385,9 +391,12 @@ def legend_lines(drawing: Drawing) -> list[str]:
 
 def to_ascii(drawing: Drawing) -> str:
     """LangGraph's own ASCII drawing (grandalf), then a legend of the edge rules under it."""
-    return _langgraph_graph().draw_ascii().rstrip("\n") + "\n\n" + "\n".join(
-        legend_lines(drawing)
-    ) + "\n"
+    return (
+        _langgraph_graph().draw_ascii().rstrip("\n")
+        + "\n\n"
+        + "\n".join(legend_lines(drawing))
+        + "\n"
+    )
 
 
 # ---- Graphviz formats
@@ -417,12 +426,8 @@ def to_dot(drawing: Drawing) -> str:
             attrs.append(f'style="rounded,dashed", color="{OFF_GREY}", fontcolor="{OFF_GREY}"')
         lines.append(f"  {_dot_string(node)} [{', '.join(attrs)}];")
     for e in drawing.edges:
-        label = "\n".join(
-            ([e.rule.text] if e.disabled else [*e.rule.clauses[:1], *(
-                f"or {c}" for c in e.rule.clauses[1:]
-            )])
-            + ([_samples(e.count)] if e.count is not None else [])
-        )
+        count = [_samples(e.count)] if e.count is not None else []
+        label = "\n".join([*e.rule.lines, *count])
         attrs = [f"label={_dot_string(label)}"] if label else []
         if e.disabled:
             attrs.append(f'style=dashed, color="{OFF_GREY}", fontcolor="{OFF_GREY}"')
@@ -448,8 +453,11 @@ def render_dot(source: str, fmt: Literal["png", "svg"]) -> bytes:
         raise DrawingError(f"gra draw --format {fmt} {GRAPHVIZ_HINT}")
     try:
         done = subprocess.run(
-            [dot, f"-T{fmt}"], input=source.encode(), capture_output=True,
-            timeout=DOT_TIMEOUT_S, check=False,
+            [dot, f"-T{fmt}"],
+            input=source.encode(),
+            capture_output=True,
+            timeout=DOT_TIMEOUT_S,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise DrawingError(f"Graphviz's dot could not draw the graph: {exc}") from None
@@ -463,7 +471,7 @@ def _inline_svg(svg: bytes) -> str:
     """``dot``'s SVG as an element to inline in HTML: no XML prolog, DOCTYPE or namespace URLs
     (HTML5 parsing puts ``<svg>`` in the SVG namespace by itself)."""
     text = svg.decode()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     return re.sub(r'\s+xmlns(?::xlink)?="[^"]*"', "", text, count=2)
 
 
@@ -473,8 +481,7 @@ def to_html(drawing: Drawing) -> str:
     esc = html.escape
     svg = _inline_svg(render_dot(to_dot(drawing), "svg"))
     rows = "\n".join(
-        ('<tr class="off">' if e.disabled else "<tr>")
-        + f"<td>{esc(e.source)}</td>"
+        ('<tr class="off">' if e.disabled else "<tr>") + f"<td>{esc(e.source)}</td>"
         f"<td>{esc(e.target)}</td><td>{esc(e.rule.text)}</td>"
         + (f"<td>{e.count}</td>" if e.count is not None else "")
         + "</tr>"

@@ -47,8 +47,17 @@ def test_run_without_minilm_names_the_package(no_minilm, tmp_path: Path, capsys)
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text(json.dumps(SEED) + "\n")
     out = tmp_path / "out"
-    code = main(["run", str(ROOT / "graphs" / "gra.yaml"), "--seeds", str(seeds),
-                 "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "run",
+            str(ROOT / "graphs" / "gra.yaml"),
+            "--seeds",
+            str(seeds),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == EXIT_INPUT and said_what_to_do(err), err
     assert not out.exists()

@@ -57,9 +57,7 @@ def test_paper_rules_are_read_from_the_file():
 
 def test_revise_rules_carry_the_floor_and_the_rounds():
     rules = expected_rules("gra_revise.yaml")
-    assert rules[("decide", "revise")].text == (
-        "mu < tau = 8.0 and mu >= floor 5.0 and round < 2"
-    )
+    assert rules[("decide", "revise")].text == ("mu < tau = 8.0 and mu >= floor 5.0 and round < 2")
     assert rules[("decide", "revise")].off is None
 
 
@@ -119,8 +117,11 @@ def test_mermaid_has_the_labels_in_a_form_mermaid_parses(capsysbinary, name: str
         assert f"\t{node}" in text
     # LangGraph's own `-. label .->` form breaks Mermaid's lexer on "8.0": never used
     assert not re.search(r"-\. \S", text)
-    off = [i for i, line in enumerate(re.findall(r"^\t\S+ (?:-->|-\.->) .*;$", text, re.M))
-           if "off (" in line]
+    off = [
+        i
+        for i, line in enumerate(re.findall(r"^\t\S+ (?:-->|-\.->) .*;$", text, re.M))
+        if "off (" in line
+    ]
     for index in off:
         assert f"\tlinkStyle {index} stroke:#999999,stroke-dasharray:5 5" in text
     assert len(off) == (3 if name == "gra.yaml" else 0)
@@ -134,16 +135,15 @@ def test_ascii_prints_a_legend_of_the_rules(capsysbinary, name: str):
     assert code == 0 and "| decide |" in drawing_part
     for rule in rule_texts(name):
         assert rule in legend
-    assert re.search(r"^  decide -> enrich +mu >= tau = 8\.0 and sigma <= delta = 1\.5$", legend,
-                     re.M)
+    assert re.search(
+        r"^  decide -> enrich +mu >= tau = 8\.0 and sigma <= delta = 1\.5$", legend, re.M
+    )
 
 
 def svg_texts(svg: bytes) -> str:
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
-    return "\n".join(
-        "".join(el.itertext()) for el in root.iter() if el.tag.endswith("text")
-    )
+    return "\n".join("".join(el.itertext()) for el in root.iter() if el.tag.endswith("text"))
 
 
 @pytest.mark.parametrize("name", GRAPHS)
@@ -187,6 +187,12 @@ def test_graph_file_is_required(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["draw"])
     assert exc.value.code == 2 and "graph" in capsys.readouterr().err
+
+
+def test_an_unwritable_out_is_a_user_error(tmp_path: Path, capsysbinary):
+    out = tmp_path / "no" / "such" / "dir.svg"
+    code, _, err = draw(capsysbinary, str(graph_path("gra.yaml")), "--out", str(out))
+    assert code == EXIT_INPUT and "cannot write" in err and "Traceback" not in err
 
 
 def test_a_bad_graph_file_is_a_user_error(tmp_path: Path, capsysbinary):
@@ -267,8 +273,13 @@ async def scripted_run(out: Path) -> list:
         },
     )
     seeds = [
-        Seed(instruction=f"Seed {d}", response="Answer", domain=d, keywords=[d, "b", "c"],
-             summary=f"about {d}")
+        Seed(
+            instruction=f"Seed {d}",
+            response="Answer",
+            domain=d,
+            keywords=[d, "b", "c"],
+            summary=f"about {d}",
+        )
         for d in CASES
     ]
     async with Runner(config, seeds, out, concurrency=3, members=members) as runner:
@@ -310,8 +321,7 @@ async def test_run_counts_follow_each_record_and_add_up(tmp_path: Path):
 
     counts = drawing.run_counts(out)
     assert counts.records == 7 and counts.outside == 0
-    made = drawing.make_drawing(GraphConfig.from_file(graph_path("gra_revise.yaml")), "x",
-                                counts)
+    made = drawing.make_drawing(GraphConfig.from_file(graph_path("gra_revise.yaml")), "x", counts)
     got = {(e.source, e.target): e.count for e in made.edges}
     assert got == EXPECTED
     # every record ends once; outside the revise loop (where a sample that goes round twice
@@ -339,8 +349,9 @@ async def test_draw_with_run_labels_every_edge(tmp_path: Path, capsysbinary):
     # the run was made with other settings than the drawn file: said, not hidden
     assert "warning:" in err and "other settings" in err
     svg = tmp_path / "run.svg"
-    code, _, _ = draw(capsysbinary, str(graph_path("gra_revise.yaml")), "--run", str(out),
-                      "--out", str(svg))
+    code, _, _ = draw(
+        capsysbinary, str(graph_path("gra_revise.yaml")), "--run", str(out), "--out", str(svg)
+    )
     texts = svg_texts(svg.read_bytes())
     assert code == 0 and texts.count("[3 samples]") == 1 and "[7 samples]" in texts
 
