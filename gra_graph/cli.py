@@ -164,6 +164,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="label every edge with how many seed-samples of this run took it",
     )
+
+    models = sub.add_parser(
+        "models",
+        help="list the bundled models, their state and path",
+        description="List the models that install from the package index, by the name a graph "
+        "file's member uses: state (not installed, damaged, installed, assembled in the cache, "
+        "verified against its pinned sha256), size, pip extra and path. Nothing is assembled "
+        "or hashed unless --verify is given.",
+    )
+    models.add_argument("--json", action="store_true", help="one JSON object per model")
+    models.add_argument(
+        "--verify",
+        action="store_true",
+        help="assemble every installed model and hash it again (exit 2 if one fails)",
+    )
     return parser
 
 
@@ -180,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             return _runs(args, console)
         if args.command == "check":
             return _check(args, console)
+        if args.command == "models":
+            return _models(args, console)
         return _draw(args)
     except USER_ERRORS as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
@@ -339,6 +356,55 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         console.print(f"{args.seeds}: ok - {len(seeds)} seeds", highlight=False)
         _warn_duplicates(console, seeds)
     return 0
+
+
+def _models(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from rich.table import Table
+
+    from gra_graph.llm.bundled import BUNDLED, cache_dir, model_status, verify_bundled
+
+    failed: dict[str, str] = {}
+    if args.verify:
+        for name in BUNDLED:
+            if model_status(name).state == "not installed":
+                continue
+            console.print(f"verifying {name}...", highlight=False)
+            try:
+                verify_bundled(name)
+            except BundledModelError as exc:
+                failed[name] = str(exc)
+    statuses = [model_status(name) for name in BUNDLED]
+    if args.json:
+        for status in statuses:
+            row = status.as_dict()
+            if status.name in failed:
+                row["detail"] = failed[status.name]
+            sys.stdout.write(json.dumps(row) + "\n")
+        return EXIT_INPUT if failed else 0
+    colours = {"verified": "green", "assembled": "cyan", "installed": "cyan", "damaged": "red"}
+    table = Table(title=f"bundled models (cache: {escape(str(cache_dir()))})")
+    table.add_column("model", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("extra", no_wrap=True)
+    table.add_column("path", overflow="fold")
+    for status in statuses:
+        colour = colours.get(status.state, "yellow")
+        table.add_row(
+            status.name,
+            f"[{colour}]{status.state}[/]",
+            f"{status.size / 1e6:,.0f} MB",
+            status.extra or "(core)",
+            escape(status.path),
+        )
+    Console().print(table)
+    for status in statuses:
+        detail = failed.get(status.name) or status.detail
+        if detail:
+            console.print(f"{status.name}: {escape(detail)}", highlight=False)
+    return EXIT_INPUT if failed else 0
 
 
 def _draw(args: argparse.Namespace) -> int:

@@ -92,8 +92,9 @@ class Member(_Strict):
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Unique member name.")
     model: str = Field(
         ...,
-        description="A bundled model's name (smollm2-135m, gemma3-270m) or a path to a .gguf file "
-        "(relative paths are taken from the graph file's folder).",
+        description="A bundled model's name (smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b, "
+        "qwen2.5-coder-1.5b; `gra models` lists them) or a path to a .gguf file (relative paths "
+        "are taken from the graph file's folder).",
     )
     chat_format: Literal["auto", "chatml", "gemma", "plain", "template"] = Field(
         "auto",
