@@ -1,4 +1,8 @@
-"""The live progress bar and the end-of-run summary table of ``gra run``."""
+"""The live progress bar and the end-of-run summary table of ``gra run``.
+
+Everything shown here that comes from input or from a model (error messages, rejection reasons,
+member names) goes through :func:`gra_graph.terminal.safe` first.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from rich.table import Table
 
 from gra_graph.runner import RunObserver, RunSummary
 from gra_graph.state import Record
+from gra_graph.terminal import safe
 
 
 class RichProgress(RunObserver):
@@ -69,8 +74,9 @@ class RichProgress(RunObserver):
 
     def on_error(self, key: tuple[int, int], error: BaseException) -> None:
         self.console.print(
-            f"[red]seed {key[0]} sample {key[1]} failed: {type(error).__name__}: {error}[/] "
-            "(its checkpoint is kept; run the same command again to retry it)"
+            f"[red]seed {key[0]} sample {key[1]} failed: {safe(type(error).__name__)}: "
+            f"{safe(error)}[/] (its checkpoint is kept; run the same command again to retry it)",
+            highlight=False,
         )
 
 
@@ -103,10 +109,12 @@ def summary_table(summary: RunSummary) -> Table:
         ),
     ]
     for kind, count in summary.rejection_reasons.items():
-        rows.append((f"  rejected: {kind}", count))
+        rows.append((f"  rejected: {safe(kind)}", count))
     rows.append(("failed call attempts", sum(sum(k.values()) for k in summary.faults.values())))
     for member, kinds in summary.faults.items():
-        rows.append((f"  {member}", ", ".join(f"{kind} {n}" for kind, n in kinds.items())))
+        rows.append(
+            (f"  {safe(member)}", safe(", ".join(f"{kind} {n}" for kind, n in kinds.items())))
+        )
     for what, value in rows:
-        table.add_row(what, str(value))
+        table.add_row(what, str(value))  # every input-derived cell was made safe above
     return table
