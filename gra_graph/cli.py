@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(
             f"[red]error:[/] unexpected {safe(type(exc).__name__)}"
             + (f": {safe(first)}" if first else "")
-            + (f"\nthe traceback is in {safe(log)}" if log else "")
+            + (f"; the traceback is in {safe(log)}" if log else "")
             + " (please report it; a run stopped by this resumes when run again)",
             highlight=False,
         )
