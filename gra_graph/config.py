@@ -10,17 +10,37 @@ any model is loaded.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from gra_graph.inputs import (
+    MAX_GRAPH_FILE_BYTES,
+    MAX_GRAPH_NODES,
+    InputFileError,
+    count_nodes,
+    read_bounded_text,
+)
 from gra_graph.stages import STAGES, Stage
 from gra_graph.vocabulary import DIMENSION_NAME, SCORE_DIMENSIONS
 from gra_graph.vocabulary import DOMAINS as DOMAINS  # re-exported
+
+SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+"""The project's own prompt folder (``prompts/`` beside the package in a checkout), which every
+graph file may use."""
 
 
 class Role(StrEnum):
@@ -34,6 +54,15 @@ class Role(StrEnum):
 
 class GraphConfigError(ValueError):
     """A graph file that cannot be used; the message names the file and the field."""
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which containers and ``taskset`` set;
+    else every CPU of the machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class _Strict(BaseModel):
@@ -114,6 +143,27 @@ class Member(_Strict):
     faults: Faults = Field(
         default_factory=Faults, description="Fault injection (testing); none by default."
     )
+
+    @field_validator("model")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\0" in value:
+            raise ValueError("a model path cannot contain a NUL byte")
+        return value
+
+    @field_validator("n_threads")
+    @classmethod
+    def _threads_fit_the_machine(cls, value: int | None) -> int | None:
+        # ggml runs exactly this many spinning threads: more than the CPUs only slows every
+        # thread down, and far more fails inside llama.cpp (thread creation, allocation)
+        # after the graph file has been accepted.
+        cpus = usable_cpus()
+        if value is not None and value > cpus:
+            raise ValueError(
+                f"{value} threads is more than the {cpus} CPU(s) this machine lets gra-graph "
+                "use; lower it, or leave n_threads out to use every CPU"
+            )
+        return value
 
 
 class Thresholds(_Strict):
@@ -262,7 +312,14 @@ class GraphConfig(_Strict):
     checkpoints: Checkpoints = Field(default_factory=Checkpoints)
     prompts: dict[Stage, str] = Field(
         default_factory=_default_prompts,
-        description="Prompt file per stage, relative to the graph file's folder.",
+        description="Prompt file per stage, relative to the graph file's folder. It must lie "
+        "inside the graph file's folder, the prompts/ folder beside that folder, the project's "
+        "shipped prompts/ folder or prompt_root (symlinks resolved).",
+    )
+    prompt_root: str | None = Field(
+        None,
+        description="One more folder that prompt files may come from (relative to the graph "
+        "file's folder, or absolute); prompt files anywhere else are refused.",
     )
     base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
 
@@ -305,6 +362,30 @@ class GraphConfig(_Strict):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _check_relations(self) -> GraphConfig:
+        """Settings that are each valid alone but cannot work together."""
+        k, needed = self.committee_size, self.thresholds.min_valid_reviews
+        if needed > k:
+            raise ValueError(
+                f"thresholds.min_valid_reviews: {needed} usable reviews are needed to decide, "
+                f"but committee_size is {k}, so no sample could ever be decided; lower "
+                "thresholds.min_valid_reviews or raise committee_size"
+            )
+        floor, tau = self.revise.score_floor, self.thresholds.tau
+        if self.revise.max_rounds > 0 and floor >= tau:
+            raise ValueError(
+                f"revise.score_floor: {floor:g} is not below thresholds.tau {tau:g}, so no "
+                f"rejected sample could be revised although revise.max_rounds is "
+                f"{self.revise.max_rounds}; lower revise.score_floor or set max_rounds to 0"
+            )
+        for stage, path in self.prompts.items():
+            if "\0" in path:
+                raise ValueError(f"prompts.{stage.value}: a path cannot contain a NUL byte")
+        if self.prompt_root is not None and "\0" in self.prompt_root:
+            raise ValueError("prompt_root: a path cannot contain a NUL byte")
+        return self
+
     def member(self, name: str) -> Member:
         """The member called ``name``."""
         for member in self.members:
@@ -313,8 +394,40 @@ class GraphConfig(_Strict):
         raise KeyError(name)
 
     def prompt_path(self, stage: Stage) -> Path:
-        """Absolute path of the prompt file for ``stage``."""
+        """Absolute path of the prompt file for ``stage``, symlinks resolved."""
         return (self.base_dir / self.prompts[stage]).resolve()
+
+    def prompt_roots(self) -> list[Path]:
+        """The folders whose trees prompt files may come from, symlinks resolved.
+
+        The graph file's own folder; the ``prompts/`` folder beside it (the layout this project
+        ships, ``graphs/`` next to ``prompts/``, so a copy of both keeps working) unless that is
+        a symlink, which could lead anywhere; the project's shipped ``prompts/``; and
+        ``prompt_root`` when the graph file names one (its explicit opt-in).
+        """
+        base = self.base_dir.resolve()
+        roots = [base]
+        sibling = base.parent / "prompts"
+        if sibling.is_dir() and not sibling.is_symlink():
+            roots.append(sibling.resolve())
+        roots.append(SHIPPED_PROMPTS)
+        if self.prompt_root is not None:
+            roots.append((base / self.prompt_root).resolve())
+        return list(dict.fromkeys(roots))
+
+    def prompt_path_problems(self) -> list[str]:
+        """One line per stage whose prompt file lies outside :meth:`prompt_roots`."""
+        roots = self.prompt_roots()
+        problems = []
+        for stage in Stage:
+            path = self.prompt_path(stage)
+            if not any(path.is_relative_to(root) for root in roots):
+                problems.append(
+                    f"prompts.{stage.value}: {path} is outside the folders prompt files may "
+                    f"come from ({', '.join(str(r) for r in roots)}); move it into one of them "
+                    "or name its folder in prompt_root"
+                )
+        return problems
 
     def fingerprint(self) -> str:
         """A short hash of the settings that shape results, for run directories.
@@ -323,7 +436,7 @@ class GraphConfig(_Strict):
         never a result. Housekeeping settings (``checkpoints``) are left out: changing them
         between an interrupted run and its resume is allowed.
         """
-        exclude: set[str] = {"description", "engine", "checkpoints"}
+        exclude: set[str] = {"description", "engine", "checkpoints", "prompt_root"}
         if self.score_dimensions == SCORE_DIMENSIONS:
             exclude.add("score_dimensions")  # runs from before the setting existed still resume
         text = self.model_dump_json(exclude=exclude)
@@ -334,9 +447,15 @@ class GraphConfig(_Strict):
     def from_file(cls, path: str | Path) -> GraphConfig:
         """Load and validate a YAML graph file.
 
+        The file must be a regular file of at most ``MAX_GRAPH_FILE_BYTES``
+        (:mod:`gra_graph.inputs`), and every prompt file it names must lie inside
+        :meth:`prompt_roots` (a file without a ``prompts`` section uses the default
+        ``../prompts/<stage>.txt``, the project's own layout).
+
         Raises:
-            GraphConfigError: the file is missing, is not YAML, or a field is invalid; the message
-                names the field (for example ``members.2.sampling.temperature``).
+            GraphConfigError: the file is missing, is not a regular file or too large, is not
+                YAML, or a field is invalid; the message names the field (for example
+                ``members.2.sampling.temperature``).
 
         Example:
             >>> cfg = GraphConfig.from_file("graphs/gra.yaml")  # doctest: +SKIP
@@ -345,26 +464,45 @@ class GraphConfig(_Strict):
         """
         path = Path(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise GraphConfigError(f"{path}: graph file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GraphConfigError(f"{path}: cannot read graph file: {exc}") from None
+            text = read_bounded_text(
+                path, MAX_GRAPH_FILE_BYTES, "graph file", "MAX_GRAPH_FILE_BYTES"
+            )
+        except InputFileError as exc:
+            raise GraphConfigError(str(exc)) from None
+        try:
+            raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise GraphConfigError(f"{path}: not valid YAML: {exc}") from None
+        except RecursionError:
+            raise GraphConfigError(f"{path}: YAML nested too deeply") from None
         if not isinstance(raw, dict):
             raise GraphConfigError(f"{path}: a graph file must be a YAML mapping")
+        if count_nodes(raw, MAX_GRAPH_NODES) > MAX_GRAPH_NODES:
+            raise GraphConfigError(
+                f"{path}: the YAML expands to more than {MAX_GRAPH_NODES:,} values (aliases "
+                "count each time they are used; gra_graph.inputs.MAX_GRAPH_NODES)"
+            )
         try:
-            return cls.model_validate({**raw, "base_dir": path.parent.resolve()})
+            config = cls.model_validate({**raw, "base_dir": path.parent.resolve()})
         except ValidationError as exc:
             raise GraphConfigError(format_validation_error(path, exc)) from None
+        except RecursionError:
+            raise GraphConfigError(f"{path}: YAML nested too deeply") from None
+        # the default paths (no prompts section) are the project layout, not the file's choice
+        problems = config.prompt_path_problems() if "prompts" in raw else []
+        if problems:
+            raise GraphConfigError(
+                "\n".join([f"{path}: invalid graph file", *(f"  {p}" for p in problems)])
+            )
+        return config
 
 
 def format_validation_error(source: Path | str, exc: ValidationError) -> str:
     """One line per problem, each naming the dotted field path."""
     lines = [f"{source}: invalid graph file"]
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {where}: {msg}")
+        # a check across fields names its fields in the message itself
+        lines.append(f"  {where}: {msg}" if where else f"  {msg}")
     return "\n".join(lines)

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from gra_graph.crashpoints import crash_point
+from gra_graph.inputs import MAX_JOURNAL_LINE_BYTES
 
-MAX_LINE_BYTES = 64 * 1024 * 1024
-"""Longest journal line read back (a record holds its seed, so it may be a few MB)."""
+MAX_LINE_BYTES = MAX_JOURNAL_LINE_BYTES
+"""Longest journal line read back (see :data:`gra_graph.inputs.MAX_JOURNAL_LINE_BYTES`)."""
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 

@@ -1,16 +1,20 @@
-"""The live progress bar and the end-of-run summary table of ``gra run``."""
+"""The live progress bar and the end-of-run summary table of ``gra run``.
+
+Everything shown here that comes from input or from a model (error messages, rejection reasons,
+member names) goes through :func:`gra_graph.terminal.safe` first.
+"""
 
 from __future__ import annotations
 
 import time
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gra_graph.runner import RunObserver, RunSummary
 from gra_graph.state import Record
+from gra_graph.terminal import safe
 
 
 class RichProgress(RunObserver):
@@ -51,6 +55,10 @@ class RichProgress(RunObserver):
             speed=f"{self.tokens / elapsed:.1f} tok/s",
         )
 
+    def on_loading(self, graph: str, members: int) -> None:
+        text = f"loading {members} members of graph '{safe(graph)}'..."
+        self.console.print(text, highlight=False)
+
     def on_start(self, total: int, already_done: int) -> None:
         self.progress.update(self.task, total=total)
         if already_done:
@@ -58,7 +66,7 @@ class RichProgress(RunObserver):
         self._refresh()
 
     def on_warning(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+        self.console.print(f"[yellow]warning:[/] {safe(message)}", highlight=False)
 
     def on_tokens(self, completion_tokens: int) -> None:
         self.tokens += completion_tokens
@@ -73,8 +81,9 @@ class RichProgress(RunObserver):
 
     def on_error(self, key: tuple[int, int], error: BaseException) -> None:
         self.console.print(
-            f"[red]seed {key[0]} sample {key[1]} failed: {type(error).__name__}: {error}[/] "
-            "(its checkpoint is kept; run the same command again to retry it)"
+            f"[red]seed {key[0]} sample {key[1]} failed: {safe(type(error).__name__)}: "
+            f"{safe(error)}[/] (its checkpoint is kept; run the same command again to retry it)",
+            highlight=False,
         )
 
 
@@ -107,10 +116,12 @@ def summary_table(summary: RunSummary) -> Table:
         ),
     ]
     for kind, count in summary.rejection_reasons.items():
-        rows.append((f"  rejected: {kind}", count))
+        rows.append((f"  rejected: {safe(kind)}", count))
     rows.append(("failed call attempts", sum(sum(k.values()) for k in summary.faults.values())))
     for member, kinds in summary.faults.items():
-        rows.append((f"  {member}", ", ".join(f"{kind} {n}" for kind, n in kinds.items())))
+        rows.append(
+            (f"  {safe(member)}", safe(", ".join(f"{kind} {n}" for kind, n in kinds.items())))
+        )
     for what, value in rows:
-        table.add_row(what, str(value))
+        table.add_row(what, str(value))  # every input-derived cell was made safe above
     return table

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gra_graph.config import GraphConfig, GraphConfigError
+from gra_graph.inputs import MAX_PROMPT_FILE_BYTES, InputFileError, read_bounded_text
 from gra_graph.stages import STAGES, Stage
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -60,16 +61,19 @@ def load_prompts(config: GraphConfig) -> dict[Stage, PromptTemplate]:
     """Read and check every stage's prompt file.
 
     Raises:
-        PromptError: a file is missing or unreadable, uses a placeholder its stage lacks, or
-            (scored stages) does not name one of the graph's score dimensions.
+        PromptError: a file is missing, unreadable, not a regular file or larger than
+            ``MAX_PROMPT_FILE_BYTES``, uses a placeholder its stage lacks, or (scored stages)
+            does not name one of the graph's score dimensions.
     """
     templates: dict[Stage, PromptTemplate] = {}
     for stage in Stage:
         path = config.prompt_path(stage)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PromptError(f"prompts.{stage.value}: cannot read {path}: {exc}") from None
+        try:  # a regular file of bounded size: a prompt path at /dev/zero must not read forever
+            text = read_bounded_text(
+                path, MAX_PROMPT_FILE_BYTES, "prompt file", "MAX_PROMPT_FILE_BYTES"
+            )
+        except InputFileError as exc:
+            raise PromptError(f"prompts.{stage.value}: {exc}") from None
         template = PromptTemplate(stage, text.strip(), path)
         unknown = template.variables - STAGE_VARIABLES[stage]
         if unknown:

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gra_graph import runlock
 from gra_graph.checkpoints import database_bytes
+from gra_graph.inputs import MAX_MANIFEST_BYTES, InputFileError, file_kind, read_bounded_text
 from gra_graph.output import (
     JournalRepair,
     append_jsonl,
@@ -179,11 +180,14 @@ class RunDir:
     # ---- read side
     def manifest(self) -> dict[str, Any]:
         """``run.json``, or :class:`RunInfoError` saying why not."""
-        try:
-            data = json.loads(self.run_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RunInfoError(f"{self.path} is not a gra run directory (no run.json)") from None
-        except (OSError, ValueError) as exc:
+        if not self.run_file.exists() and not self.run_file.is_symlink():
+            raise RunInfoError(f"{self.path} is not a gra run directory (no run.json)")
+        try:  # a regular file of bounded size: run.json at /dev/zero must not read forever
+            text = read_bounded_text(
+                self.run_file, MAX_MANIFEST_BYTES, "run.json", "MAX_MANIFEST_BYTES"
+            )
+            data = json.loads(text)
+        except (InputFileError, ValueError) as exc:
             raise RunInfoError(f"{self.run_file} is unreadable: {exc}") from None
         if not isinstance(data, dict):
             raise RunInfoError(f"{self.run_file} is not a JSON object")
@@ -225,10 +229,8 @@ class RunDir:
         for row in self.journal_rows(self.records_path):
             done.add((row.get("seed_index"), row.get("sample_index")))
             accepted += row.get("status") == "accepted"
-        try:
-            total = int(manifest.get("seeds", 0)) * int(manifest.get("samples_per_seed", 1))
-        except (TypeError, ValueError):
-            total = 0
+        # a wrong type here (ValueError, TypeError) means run.json is damaged: listings say so
+        total = int(manifest.get("seeds", 0)) * int(manifest.get("samples_per_seed", 1))
         who = runlock.holder(self.path) if status == "running" else {}
         return RunInfo(
             path=str(self.path),
@@ -299,8 +301,8 @@ class RunDir:
                 )
             if not stat.S_ISREG(mode):
                 raise RunDirectoryError(
-                    f"{path} is not a regular file (a directory or a device?); a run cannot "
-                    "write it. Move it away or choose a new --out"
+                    f"{path} is {file_kind(mode)}, not a file gra-graph wrote; a run only reads "
+                    "and writes its own regular files there. Move it aside, or choose a new --out"
                 )
 
     def repair(self, journal: Path, key: Any) -> JournalRepair:
@@ -339,9 +341,7 @@ class RunDir:
                 raise RunDirectoryError(str(exc)) from None
             mismatched = [k for k, v in manifest.items() if previous.get(k) != v]
             if mismatched:
-                what = "; ".join(
-                    f"{k} ({_MANIFEST_MEANING.get(k, 'setting')})" for k in mismatched
-                )
+                what = "; ".join(f"{k} ({_MANIFEST_MEANING.get(k, 'setting')})" for k in mismatched)
                 raise RunDirectoryError(
                     f"{self.path} holds a different run: differs in {what}. Resume it with "
                     "its original graph, prompts, seeds and settings, or choose a new --out"
@@ -372,9 +372,7 @@ class RunDir:
             self._lock.release()
             self._lock = None
 
-    def open_for_run(
-        self, manifest: dict[str, Any], request: ResumeRequest | None = None
-    ) -> None:
+    def open_for_run(self, manifest: dict[str, Any], request: ResumeRequest | None = None) -> None:
         """Create (or take over) the directory for the run ``manifest`` describes.
 
         Takes the lock, checks again under it that the directory holds this run or nothing,
@@ -429,16 +427,39 @@ def run_info(run_dir: Path) -> RunInfo:
     return RunDir(run_dir).info()
 
 
-def list_runs(parent: Path) -> list[RunInfo]:
-    """Every run directory directly under ``parent`` (and ``parent`` itself if it is one)."""
+def run_dirs(parent: Path) -> list[Path]:
+    """The run directories ``gra runs`` lists: ``parent`` if it is one, and those under it."""
     if not parent.is_dir():
         raise RunInfoError(f"{parent} is not a directory")
     candidates = [parent] if RunDir(parent).is_run() else []
     candidates += sorted(p for p in parent.iterdir() if p.is_dir() and RunDir(p).is_run())
+    return candidates
+
+
+def list_runs(parent: Path) -> list[RunInfo]:
+    """Every readable run directory directly under ``parent`` (and ``parent`` if it is one)."""
     infos = []
-    for run_dir in candidates:
+    for run_dir in run_dirs(parent):
         try:
             infos.append(RunDir(run_dir).info())
-        except RunInfoError:
-            continue  # an unreadable run.json is not a run to list
+        except (RunInfoError, ValueError, TypeError):
+            continue  # an unreadable or damaged run.json is not a run to list
     return infos
+
+
+def run_rows(parent: Path) -> list[dict[str, Any]]:
+    """One row per run directory for a listing; a directory that cannot be read is a row
+    saying why (status ``unreadable``), so one damaged run.json never hides the others."""
+    rows: list[dict[str, Any]] = []
+    for run_dir in run_dirs(parent):
+        try:
+            rows.append(RunDir(run_dir).info().as_dict())
+        except Exception as exc:  # any damage at all: this row says so, the rest still list
+            rows.append(
+                {
+                    "path": str(run_dir),
+                    "status": "unreadable",
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            )
+    return rows

@@ -73,6 +73,9 @@ class RunWriteError(RuntimeError):
 class RunObserver:
     """Hooks for progress displays; every method is optional."""
 
+    def on_loading(self, graph: str, members: int) -> None:
+        """Every input checked out; the members' models load now (seconds to minutes)."""
+
     def on_start(self, total: int, already_done: int) -> None: ...
     def on_tokens(self, completion_tokens: int) -> None: ...
     def on_record(self, record: Record, resumed: bool) -> None: ...
@@ -189,6 +192,9 @@ class Runner:
             model_dir()  # fail now, not after the run, if the embedder is missing
         manifest = self._manifest()
         self.run_dir.check_writable()
+        if self.out_dir.is_dir():  # refuse now what would fail only after the models load
+            self.run_dir.check_files()
+            checkpoints.check_database(self.checkpoints_path)
         if self._members is None:
             check_member_models(self.config)
         try:
@@ -196,6 +202,7 @@ class Runner:
                 self.run_dir.lock()  # a live run here is the first thing to refuse
             self.run_dir.check_matches(manifest)
             if self._members is None:
+                self.observer.on_loading(self.config.name, len(self.config.members))
                 self._members = await asyncio.to_thread(load_members, self.config)
             self.run_dir.open_for_run(manifest, self.command)
             self._prepared = True

@@ -10,7 +10,9 @@ Decisions about hostile input (documented in the README):
 - bytes that are not UTF-8, JSON nested too deeply, numbers too long to convert, a key given
   twice in one object: each is an error naming the file and the line;
 - a UTF-8 byte-order mark at the start of the file is ignored;
-- lines may be of any length (a 1 MB instruction is read like any other);
+- the path must be a regular file (not ``/dev/zero``, a FIFO or a directory), and a line may
+  be up to ``MAX_SEED_LINE_BYTES`` long (16 MiB: a 2 MB instruction is read like any other);
+  a longer line is an error naming it, found without reading the line whole;
 - a seed that repeats an earlier one (same instruction and response) is kept: every line is its
   own seed with its own ``seed_index``, so records and threads never share an id; the repeats
   are listed in :attr:`SeedFile.duplicates` and ``gra run`` warns about them;
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from gra_graph.inputs import MAX_SEED_LINE_BYTES, InputFileError, describe_limit, open_regular
 from gra_graph.state import Seed
 
 _BOM = b"\xef\xbb\xbf"
@@ -170,13 +173,26 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 def _stream(path: Path) -> Iterator[tuple[int, Seed]]:
-    """(line number, seed) for every non-blank line, parsed and validated, one at a time."""
+    """(line number, seed) for every non-blank line, parsed and validated, one at a time.
+
+    Each line is read with a bound (``MAX_SEED_LINE_BYTES``), so a file without newlines cannot
+    be read into memory whole.
+    """
     try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise SeedFileError(f"{path}: cannot read seeds file: {exc.strerror}") from None
+        fh = open_regular(path, "seeds file")
+    except InputFileError as exc:
+        raise SeedFileError(str(exc)) from None
     with fh:
-        for number, line in enumerate(fh, start=1):
+        number = 0
+        while line := fh.readline(MAX_SEED_LINE_BYTES + 1):
+            number += 1
+            if len(line) > MAX_SEED_LINE_BYTES and not (
+                len(line) == MAX_SEED_LINE_BYTES + 1 and line.endswith(b"\n")
+            ):
+                raise SeedFileError(
+                    f"{path}: line {number} is longer than {describe_limit(MAX_SEED_LINE_BYTES)} "
+                    "(the limit gra_graph.inputs.MAX_SEED_LINE_BYTES); split or shorten that seed"
+                )
             if number == 1 and line.startswith(_BOM):
                 line = line[len(_BOM) :]
             if line.strip():

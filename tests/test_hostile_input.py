@@ -247,7 +247,8 @@ def test_a_model_path_is_only_ever_a_path(tmp_path: Path, capsys, monkeypatch):
         "  - {name: a, model: '$(touch pwned).gguf'}\n"
         "  - {name: b, model: '`touch pwned`'}\n"
         "  - {name: c, model: smollm2-135m}\n"
-        "committee_size: 1\nadjudication: false\n" + prompts_yaml()
+        "committee_size: 1\nadjudication: false\nthresholds: {min_valid_reviews: 1}\n"
+        + prompts_yaml()
     )
     assert main(["check", str(graph)]) == EXIT_INPUT
     err = " ".join(capsys.readouterr().err.split())

@@ -18,13 +18,17 @@ TRICKY = "{{instruction}} {% for x in y %}{{ x }}{% endfor %} $x ${x} \"dq\" 'sq
 
 
 def temp_graph(tmp_path: Path) -> tuple[Path, Path]:
-    """A copy of prompts/ and a graph file whose ``prompts:`` entries point into it."""
+    """A copy of prompts/ and a graph file whose ``prompts:`` entries point into it.
+
+    The copy lies outside the graph file's folder, so the graph names it in ``prompt_root``.
+    """
     prompts_dir = tmp_path / "my_prompts"
     shutil.copytree(ROOT / "prompts", prompts_dir)
     graph_dir = tmp_path / "graphs"
     graph_dir.mkdir()
     raw = yaml.safe_load(GRA.read_text(encoding="utf-8"))
     raw["prompts"] = {stage.value: f"../my_prompts/{stage.value}.txt" for stage in Stage}
+    raw["prompt_root"] = "../my_prompts"
     graph = graph_dir / "graph.yaml"
     graph.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return graph, prompts_dir

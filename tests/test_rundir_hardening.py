@@ -65,7 +65,7 @@ async def test_a_journal_that_is_a_directory_is_refused_clearly(tmp_path: Path):
     await run(out)
     (out / "records.jsonl").unlink()
     (out / "records.jsonl").mkdir()
-    with pytest.raises(RunDirectoryError, match=r"records\.jsonl is not a regular file"):
+    with pytest.raises(RunDirectoryError, match=r"records\.jsonl is a directory, not a file"):
         await run(out)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -11,3 +12,31 @@ def shipped_graph_text(name: str = "gra.yaml") -> str:
     """A shipped graph file's text with prompt paths made absolute, to save it anywhere."""
     text = (ROOT / "graphs" / name).read_text(encoding="utf-8")
     return text.replace("../prompts/", f"{ROOT / 'prompts'}/")
+
+
+def shipped_prompts_yaml() -> str:
+    """A ``prompts:`` section naming the shipped prompt files by absolute path."""
+    files = sorted((ROOT / "prompts").glob("*.txt"))
+    return "prompts:\n" + "".join(f"  {p.stem}: {p}\n" for p in files)
+
+
+def scripted_graph_text(name: str = "scripted", extra: str = "") -> str:
+    """A small graph file (five members with fixed roles, n-gram dedup) to save anywhere.
+
+    Its members name a bundled model, so the file also runs on real models; the tests run it
+    through ``tests.support.cli_fake``, which scripts them.
+    """
+    members = "".join(
+        f"  - {{name: {member}, model: smollm2-135m, n_ctx: 2048, roles: [{roles}]}}\n"
+        for member, roles in (
+            ("gen", "generator, enricher"),
+            ("r1", "reviewer"),
+            ("r2", "reviewer"),
+            ("r3", "reviewer"),
+            ("adj", "adjudicator"),
+        )
+    )
+    return (
+        f"name: {json.dumps(name)}\nmembers:\n{members}dedup: {{embedder: ngram}}\n"
+        f"{extra}{shipped_prompts_yaml()}"
+    )
