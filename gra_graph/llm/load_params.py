@@ -13,6 +13,16 @@ Xeon, ``llama_decode`` on the bundled SmolLM2 then segfaults on every call. A ma
 AMX never sees that crash, so a test records the parameters of every real load through both
 engines and fails if any had them on.
 
+**No opt-in to turn them back on**, by measurement (``evals/bench_repack.py``, on an AVX-512
+CPU without AMX, where repacking works). The bundled SmolLM2 (Q4_1) has no tensor llama.cpp
+repacks there, so the setting changes nothing for it. Gemma-3-270M (Q4_K_M) gets 12.7 MiB of
+its Q4_K weights repacked, and was no faster with them (one thread: 0.92x prompt reading,
+0.99x generation; two threads on a busy machine: slower still), and its greedy output is not
+token-identical: 5 of 6 prompts part ways within their first 16 tokens. An option that buys no
+speed, changes results and crashes AMX machines is not worth a graph-file field. The batched
+engine would keep it off in any case: repacked kernels switch with the batch size, so a
+request's logits would depend on its batch company.
+
 High-level ``Llama`` has no keyword for ``use_extra_bufts`` (llama-cpp-python 0.3.36). Its
 ``__init__`` builds the parameters with ``llama_model_default_params()``, stores them as
 ``self.model_params``, fills in its own keywords and loads the file with exactly that struct.
