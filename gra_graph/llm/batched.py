@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import ctypes
 import json
-import os
 import threading
 import time
 from collections import deque
@@ -56,6 +55,7 @@ from gra_graph.llm.engine import (
     ModelLoadError,
     quiet_native_stderr,
 )
+from gra_graph.llm.load_params import batched_context_params, load_model
 from gra_graph.llm.prefix_cache import PrefixCache, best_prefix
 from gra_graph.llm.sampling import Candidates, GrammarSamplers, SamplingParams, SequenceSampler
 
@@ -147,32 +147,17 @@ class BatchedEngine(ModelEngine):
     # ---- loading -------------------------------------------------------------------------
 
     def _load(self, settings: LoadSettings) -> None:
-        from llama_cpp._internals import LlamaModel
         from llama_cpp._logger import set_verbose
 
         set_verbose(False)  # llama.cpp logs every context free and graph reserve otherwise
-        mparams = llama_cpp.llama_model_default_params()
-        mparams.n_gpu_layers = settings.n_gpu_layers
-        # Repacked weights switch kernels with the batch size, which changes logits in their
-        # last bits: keep the plain layout so batch company cannot change a result.
-        mparams.use_extra_bufts = False
         try:
             with quiet_native_stderr():
-                self._model = LlamaModel(
-                    path_model=str(settings.path), params=mparams, verbose=False
-                )
+                # Extra buffer types off (load_params): besides the AMX crash, repacked weights
+                # switch kernels with the batch size, which changes logits in their last bits.
+                self._model = load_model(settings)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp cannot load {settings.path}: {exc}") from None
-        cparams = llama_cpp.llama_context_default_params()
-        cparams.n_ctx = self.kv_cells
-        cparams.n_batch = cparams.n_ubatch = self._n_batch
-        cparams.n_seq_max = self._n_slots
-        threads = settings.n_threads or os.cpu_count() or 1
-        cparams.n_threads = cparams.n_threads_batch = threads
-        cparams.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
-        cparams.kv_unified = False  # one stream per sequence: see the module docstring
-        cparams.swa_full = True  # sliding-window layers keep whole prefixes for reuse
-        cparams.no_perf = True
+        cparams = batched_context_params(settings, self._n_slots)
         with quiet_native_stderr():
             self._ctx = llama_cpp.llama_init_from_model(self._model.model, cparams)
         if not self._ctx:

@@ -11,6 +11,9 @@ Two engines run a loaded GGUF file:
 Both take a :class:`CompletionRequest` and return a :class:`Completion`, so the chat models,
 the nodes and the graph files do not depend on which one runs. Which one loads a file is
 decided in :mod:`gra_graph.llm.loader`; this module imports neither engine.
+
+Both load model files through :mod:`gra_graph.llm.load_params`, which holds every llama.cpp
+load-time setting (and keeps the extra buffer types that crash AMX CPUs off).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from gra_graph.llm.engine import (
     ModelLoadError,
     quiet_native_stderr,
 )
+from gra_graph.llm.load_params import load_llama
 
 if TYPE_CHECKING:
     from llama_cpp._internals import LlamaModel
@@ -38,18 +39,10 @@ class SimpleEngine(ModelEngine):
     """A GGUF file loaded by llama-cpp-python's ``Llama``, with its own worker thread."""
 
     def __init__(self, settings: LoadSettings) -> None:
-        from llama_cpp import Llama
-
         self.settings = settings
         try:
             with quiet_native_stderr():
-                self._llama = Llama(
-                    model_path=str(settings.path),
-                    n_ctx=settings.n_ctx,
-                    n_threads=settings.n_threads,
-                    n_gpu_layers=settings.n_gpu_layers,
-                    verbose=False,
-                )
+                self._llama = load_llama(settings)  # the same safe model params as batched
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp cannot load {settings.path}: {exc}") from None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
