@@ -26,7 +26,13 @@ from gra_graph.bench.summary import SettingResult, summarize
 from gra_graph.config import GraphConfig, GraphConfigError, Role
 from gra_graph.context import GraContext
 from gra_graph.llm.faults import with_faults
-from gra_graph.llm.members import MemberHandle, check_member_models, load_members
+from gra_graph.llm.members import (
+    MemberHandle,
+    Members,
+    MemberSource,
+    check_member_models,
+    load_members,
+)
 from gra_graph.roles import draw_roles, eligible, sample_rng
 from gra_graph.state import InstructionCheck, Review, RoleDraw
 
@@ -85,6 +91,28 @@ class BenchReport:
         }
 
 
+class _LoadOnFirstCall:
+    """Loads every member (as a run does, faults included) when the first call not in the
+    cache needs one, so a bench answered wholly from its cache loads no model at all."""
+
+    def __init__(self, config: GraphConfig) -> None:
+        self._config = config
+        self._lock = asyncio.Lock()
+        self._loaded: Members | None = None
+        self._handles: Mapping[str, MemberHandle] = {}
+
+    async def resolve(self, name: str) -> MemberHandle:
+        async with self._lock:
+            if self._loaded is None:
+                self._loaded = await asyncio.to_thread(load_members, self._config)
+                self._handles = with_faults(self._loaded, self._config)
+        return self._handles[name]
+
+    def close(self) -> None:
+        if self._loaded is not None:
+            self._loaded.close()
+
+
 def restrict_members(config: GraphConfig, names: Sequence[str]) -> GraphConfig:
     """The graph with only the members named (``--members``), in graph-file order.
 
@@ -128,7 +156,8 @@ async def run_bench(
 ) -> BenchReport:
     """Judge ``pairs`` with ``config``'s reviewers in every setting; see the module docstring.
 
-    ``members`` are loaded from the graph file when not given (tests pass scripted ones).
+    ``members`` are loaded from the graph file when not given (tests pass scripted ones), and
+    only once a call is not found in the cache.
 
     Raises:
         GraphConfigError: the graph has no reviewer, or its prompts are invalid.
@@ -144,13 +173,14 @@ async def run_bench(
     if draws and not config.adjudication:
         skipped.append("committee+adjudicator skipped: the graph has adjudication off")
     started = time.perf_counter()
-    loaded = None
+    source: MemberSource
     if members is None:
-        check_member_models(config)
-        loaded = await asyncio.to_thread(load_members, config)
-        members = loaded
+        check_member_models(config)  # a missing file fails now, not at the first uncached call
+        source = _LoadOnFirstCall(config)
+    else:
+        source = Members.from_handles(with_faults(members, config))
     try:
-        ctx = GraContext.create(config, with_faults(members, config), seed)
+        ctx = GraContext.create(config, source, seed)
         with JudgeCache(cache_path) as cache:
             judge = Judge(ctx, cache, concurrency=concurrency, on_call=observer.on_call)
             results = await _judge_all(judge, config, pairs, reviewers, draws, observer)
@@ -168,8 +198,8 @@ async def run_bench(
                 members=[m.name for m in config.members],
             )
     finally:
-        if loaded is not None:
-            loaded.close()
+        if isinstance(source, _LoadOnFirstCall):
+            source.close()
     report.wall_seconds = time.perf_counter() - started
     return report
 

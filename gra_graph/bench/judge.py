@@ -29,6 +29,7 @@ from langgraph.runtime import Runtime
 from gra_graph.bench.cache import CallKey, JudgeCache
 from gra_graph.bench.pairs import BenchPair
 from gra_graph.context import GraContext
+from gra_graph.llm.members import model_ref, resolve_model_path
 from gra_graph.nodes.adjudicate import adjudicate
 from gra_graph.nodes.common import current_reviews, feedback_lines
 from gra_graph.nodes.review import check_instruction, score_response
@@ -77,7 +78,7 @@ class Judge:
     async def check(self, member: str, pair: BenchPair) -> Judged[InstructionCheck]:
         """``member``'s instruction check of the pair (docs/method.md, section 4a)."""
         task = _task(pair, member)
-        key = await self._key(
+        key = self._key(
             member, Stage.CHECK_INSTRUCTION, pair, _values(pair), (pair.index, 0, member)
         )
 
@@ -90,7 +91,7 @@ class Judge:
     async def score(self, member: str, pair: BenchPair) -> Judged[Review]:
         """``member``'s scores of the response (docs/method.md, section 4b)."""
         task = _task(pair, member)
-        key = await self._key(
+        key = self._key(
             member, Stage.SCORE_RESPONSE, pair, _values(pair), (pair.index, 0, member, 0)
         )
 
@@ -117,7 +118,7 @@ class Judge:
             "reviews": [r.model_dump() for r in reviews],
         }
         values = {**_values(pair), "feedback": feedback_lines(current_reviews(state))}  # type: ignore[arg-type]
-        key = await self._key(adjudicator, Stage.ADJUDICATE, pair, values, (pair.index, 0, 0))
+        key = self._key(adjudicator, Stage.ADJUDICATE, pair, values, (pair.index, 0, 0))
 
         async def call() -> dict[str, Any]:
             command = await adjudicate(state, self._runtime)  # type: ignore[arg-type]
@@ -126,7 +127,7 @@ class Judge:
 
         return await self._cached(key, call, Adjudication)
 
-    async def _key(
+    def _key(
         self,
         member: str,
         stage: Stage,
@@ -137,11 +138,10 @@ class Judge:
         """The cache key of a call: what the node will render and with which settings."""
         config = self.ctx.config
         prompt = self.ctx.prompts[stage].render(values)
-        handle = await self.ctx.member(member)
-        member_settings = config.member(member).model_dump(mode="json", exclude={"roles"})
+        spec = config.member(member)
         settings = {
-            "member": member_settings,
-            "model_file": handle.model_ref,
+            "member": spec.model_dump(mode="json", exclude={"roles"}),
+            "model_file": model_ref(spec, resolve_model_path(spec, config.base_dir)),
             "budget": config.budgets.for_stage(stage),
             "retries": config.generation.structured_retries,
             "dimensions": list(config.score_dimensions),

@@ -59,59 +59,56 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 _MAIN_COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
     ("setting", "setting", lambda s: s["name"]),
-    ("kind", "kind", lambda s: s["kind"]),
     ("AUROC", "AUROC (mu)", lambda s: s["auroc"]),
-    ("AUROC chk0", "AUROC (failed check = 0)", lambda s: s["auroc_check_zero"]),
+    ("chk=0", "AUROC (failed check = 0)", lambda s: s["auroc_check_zero"]),
     ("acc", "accuracy", lambda s: s["accuracy"]),
-    ("acc sound", "accepts sound", lambda s: s["accept_rate_sound"]),
-    ("rej defective", "rejects defective", lambda s: s["reject_rate_defective"]),
-    ("check fail", "check fails", lambda s: s["check_fail_rate"]),
-    ("abstain", "abstention", lambda s: s["abstention"]),
+    ("sound acc", "sound accepted", lambda s: s["accept_rate_sound"]),
+    ("defect rej", "defective rejected", lambda s: s["reject_rate_defective"]),
+    ("chk fail", "check failed", lambda s: s["check_fail_rate"]),
+    ("abst", "abstention", lambda s: s["abstention"]),
     ("calls", "calls", lambda s: s["calls"]),
-    ("seconds", "seconds", lambda s: _fmt(s["seconds"], 1)),
+    ("s", "seconds", lambda s: _fmt(s["seconds"], 1)),
 )
+"""Terminal header, Markdown header, value: one row per setting."""
+
+_GRIDS: tuple[tuple[str, str, str], ...] = (
+    ("by_defect", "auroc", "AUROC, sound pairs against the pairs with this defect"),
+    ("by_defect", "reject_rate", "share of the pairs with this defect rejected"),
+    ("by_domain", "auroc", "AUROC within the domain"),
+    ("by_domain", "accuracy", "accuracy within the domain"),
+)
+"""The breakdowns: (part, figure, title); one row per setting, one column per kind or domain."""
 
 
-def _breakdown(report: BenchReport, part: str) -> tuple[list[str], list[list[str]]]:
-    """Rows of AUROC by defect kind or domain (``part``), one column per setting."""
+def _grid(report: BenchReport, part: str, figure: str) -> tuple[list[str], list[list[str]]]:
     keys = sorted({k for s in report.settings for k in s[part]})
-    header = [part.removeprefix("by_"), *[s["name"] for s in report.settings]]
-    rows = []
-    for key in keys:
-        cells = []
-        for s in report.settings:
-            entry = s[part].get(key)
-            if entry is None:
-                cells.append("-")
-            elif part == "by_defect":
-                cells.append(f"{_fmt(entry['auroc'], 2)} / {_fmt(entry['reject_rate'], 2)}")
-            else:
-                cells.append(f"{_fmt(entry['auroc'], 2)} / {_fmt(entry['accuracy'], 2)}")
-        n = next(s[part][key]["pairs"] for s in report.settings if key in s[part])
-        rows.append([f"{key} ({n})", *cells])
+    counts = {k: next(s[part][k]["pairs"] for s in report.settings if k in s[part]) for k in keys}
+    header = ["setting", *[f"{k} ({counts[k]})" for k in keys]]
+    rows = [
+        [s["name"], *[_fmt(s[part][k][figure], 2) if k in s[part] else "-" for k in keys]]
+        for s in report.settings
+    ]
     return header, rows
 
 
-_BREAKDOWN_TITLES = {
-    "by_defect": "AUROC (sound vs this defect) / share of these pairs rejected",
-    "by_domain": "AUROC within the domain / accuracy",
-}
+def _title(report: BenchReport) -> str:
+    t = report.config.thresholds
+    return (
+        f"bench-review of graph '{report.graph}' on {len(report.per_pair)} pairs "
+        f"(tau {t.tau}, delta {t.delta}, min_valid_reviews {t.min_valid_reviews})"
+    )
 
 
 def tables(report: BenchReport) -> list[Table]:
     """The terminal tables: one row per setting, then the breakdowns."""
-    t = report.config.thresholds
-    main = Table(
-        title=f"bench-review of graph '{report.graph}' on {len(report.per_pair)} pairs "
-        f"(tau {t.tau}, delta {t.delta}, min_valid_reviews {t.min_valid_reviews})"
-    )
+    main = Table(title=_title(report))
     for short, _long, _get in _MAIN_COLUMNS:
-        main.add_column(short, justify="left" if short in {"setting", "kind"} else "right")
+        main.add_column(short, justify="left" if short == "setting" else "right")
     for s in report.settings:
         main.add_row(*[_fmt(get(s)) for _s, _l, get in _MAIN_COLUMNS])
     out = [main]
-    for part, title in _BREAKDOWN_TITLES.items():
-        header, rows = _breakdown(report, part)
+    for part, figure, title in _GRIDS:
+        header, rows = _grid(report, part, figure)
         table = Table(title=title)
         for i, name in enumerate(header):
             table.add_column(name, justify="left" if i == 0 else "right")
@@ -123,24 +120,23 @@ def tables(report: BenchReport) -> list[Table]:
 
 def markdown(report: BenchReport) -> str:
     """The same tables as Markdown, with the run's particulars."""
-    t = report.config.thresholds
     lines = [
-        f"# bench-review: graph `{report.graph}`",
+        f"# {_title(report)}",
         "",
-        f"{len(report.per_pair)} pairs from `{report.pairs_file}`, seed {report.seed}, "
-        f"committee of {report.config.committee_size}, tau {t.tau}, delta {t.delta}, "
-        f"min_valid_reviews {t.min_valid_reviews}. Judge calls: "
-        f"{report.new_calls} new, {report.cached_calls} from the cache; "
-        f"wall {report.wall_seconds:.1f} s.",
+        f"Pairs from `{report.pairs_file}`, seed {report.seed}, committee of "
+        f"{report.config.committee_size}. Judge calls: {report.new_calls} new, "
+        f"{report.cached_calls} from the cache; wall {report.wall_seconds:.1f} s. Seconds per "
+        "setting add up its calls' own durations (calls ran concurrently).",
         "",
-        "| " + " | ".join(long for _s, long, _g in _MAIN_COLUMNS) + " |",
-        "|" + "---|" * len(_MAIN_COLUMNS),
+        "| kind | " + " | ".join(long for _s, long, _g in _MAIN_COLUMNS) + " |",
+        "|" + "---|" * (len(_MAIN_COLUMNS) + 1),
     ]
     for s in report.settings:
-        lines.append("| " + " | ".join(_fmt(get(s)) for _s, _l, get in _MAIN_COLUMNS) + " |")
-    for part, title in _BREAKDOWN_TITLES.items():
-        header, rows = _breakdown(report, part)
-        lines += ["", f"## {title}", "", "| " + " | ".join(header) + " |"]
+        cells = [s["kind"], *[_fmt(get(s)) for _s, _l, get in _MAIN_COLUMNS]]
+        lines.append("| " + " | ".join(cells) + " |")
+    for part, figure, title in _GRIDS:
+        header, rows = _grid(report, part, figure)
+        lines += ["", f"## {title[0].upper()}{title[1:]}", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in rows]
     if report.skipped:
