@@ -360,8 +360,8 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.bench.pairs import PairsFileError, read_pairs
     from gra_graph.bench.report import BenchProgress, tables, write_json, write_markdown
 
-    for flag, value in (("--limit", args.limit or 1), ("--concurrency", args.concurrency)):
-        if value < 1:
+    for flag, value in (("--limit", args.limit), ("--concurrency", args.concurrency)):
+        if value is not None and value < 1:
             raise GraphConfigError(f"{flag} must be at least 1, got {value}")
     config = GraphConfig.from_file(args.graph)
     if args.engine:

@@ -313,3 +313,14 @@ def test_cli_refuses_an_unknown_member(tmp_path: Path, capsys):
     )
     assert code == 2
     assert "nobody" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--limit", "--concurrency"])
+def test_cli_refuses_a_count_below_one(tmp_path: Path, capsys, flag: str):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n")
+    code = main(
+        ["bench-review", str(ROOT / "graphs" / "gra.yaml"), "--pairs", str(path), flag, "0"]
+    )
+    assert code == 2
+    assert f"{flag} must be at least 1" in capsys.readouterr().err
