@@ -400,8 +400,10 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
     except BenchCacheError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return EXIT_INPUT
+    # piped output has no terminal width to fit: keep whole setting names rather than 80 columns
+    out = Console() if sys.stdout.isatty() else Console(width=160)
     for table in tables(report):
-        Console().print(table)
+        out.print(table)
     for why in report.skipped:
         console.print(f"[yellow]note:[/] {escape(why)}", highlight=False)
     console.print(
