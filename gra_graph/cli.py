@@ -212,6 +212,46 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="assemble every installed model and hash it again (exit 2 if one fails)",
     )
+
+    bench = sub.add_parser(
+        "bench-review",
+        help="measure how well the graph's reviewers tell sound samples from defective ones",
+        description="Judge labelled pairs (PAIRS: JSONL with instruction, response, domain, "
+        "label sound|defective, defect) with the graph's review stages on its members: each "
+        "member alone, the committee as the graph sets it, and the committee with its "
+        "adjudicator. Reports AUROC of the score, accuracy of the accept/reject decision, "
+        "abstentions, calls and seconds, per defect kind and per domain. Every judge call is "
+        "cached in SQLite: run the same command again after a kill and only the missing calls "
+        "are made.",
+    )
+    bench.add_argument("graph", type=Path, help="graph file, e.g. graphs/gra.yaml")
+    bench.add_argument("--pairs", type=Path, required=True, help="labelled pairs JSONL file")
+    bench.add_argument("--json", type=Path, default=None, metavar="FILE", help="write JSON")
+    bench.add_argument(
+        "--markdown", type=Path, default=None, metavar="FILE", help="write Markdown tables"
+    )
+    bench.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="SQLite file of judge calls (default: next to --json or --markdown, as "
+        "NAME.cache.sqlite; else bench-review.cache.sqlite here)",
+    )
+    bench.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="use only the first N pairs"
+    )
+    bench.add_argument(
+        "--members", default=None, metavar="A,B", help="bench only these members (comma-separated)"
+    )
+    bench.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="fixes committee draws and call seeds"
+    )
+    bench.add_argument(
+        "--concurrency", type=int, default=8, metavar="K", help="judge calls in flight (default: 8)"
+    )
+    bench.add_argument("--engine", choices=["batched", "simple"], default=None)
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -231,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args, console)
         if args.command == "models":
             return _models(args, console)
+        if args.command == "bench-review":
+            return asyncio.run(_bench_review(args, console))
         return _draw(args)
     except USER_ERRORS as exc:
         console.print(f"[red]error:[/] {safe(exc, multiline=True)}", highlight=False)
@@ -528,6 +570,75 @@ def _models(args: argparse.Namespace, console: Console) -> int:
         if detail:
             console.print(f"{status.name}: {safe(detail)}", highlight=False)
     return EXIT_INPUT if failed else 0
+
+
+async def _bench_review(args: argparse.Namespace, console: Console) -> int:
+    """``gra bench-review``: the logic is :mod:`gra_graph.bench`; this reads the arguments."""
+    import contextlib
+
+    from gra_graph.bench.bench import restrict_members, run_bench
+    from gra_graph.bench.cache import BenchCacheError
+    from gra_graph.bench.pairs import PairsFileError, read_pairs
+    from gra_graph.bench.report import BenchProgress, tables, write_json, write_markdown
+
+    for flag, value in (("--limit", args.limit), ("--concurrency", args.concurrency)):
+        if value is not None and value < 1:
+            raise GraphConfigError(f"{flag} must be at least 1, got {value}")
+    config = GraphConfig.from_file(args.graph)
+    if args.engine:
+        config = config.model_copy(
+            update={"engine": config.engine.model_copy(update={"kind": args.engine})}
+        )
+    if args.members:
+        config = restrict_members(config, [n.strip() for n in args.members.split(",") if n.strip()])
+    try:
+        pairs = read_pairs(args.pairs, limit=args.limit)
+    except PairsFileError as exc:
+        console.print(f"[red]error:[/] {safe(exc)}", highlight=False)
+        return EXIT_INPUT
+    beside = args.json or args.markdown
+    default_cache = Path("bench-review.cache.sqlite")
+    cache = args.cache or (
+        beside.with_name(f"{beside.stem}.cache.sqlite") if beside else default_cache
+    )
+    console.print(
+        f"judging {len(pairs)} pairs with graph '{config.name}' "
+        f"({len(config.members)} members); cache {safe(cache)}",
+        highlight=False,
+    )
+    progress = None if args.quiet else BenchProgress(console)
+    try:
+        with progress or contextlib.nullcontext():
+            report = await run_bench(
+                config,
+                pairs,
+                cache,
+                seed=args.seed,
+                concurrency=args.concurrency,
+                observer=progress,
+                pairs_file=str(args.pairs),
+            )
+    except BenchCacheError as exc:
+        console.print(f"[red]error:[/] {safe(exc)}", highlight=False)
+        return EXIT_INPUT
+    # piped output has no terminal width to fit: keep whole setting names rather than 80 columns
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    for table in tables(report):
+        out.print(table)
+    for why in report.skipped:
+        console.print(f"[yellow]note:[/] {safe(why)}", highlight=False)
+    console.print(
+        f"judge calls: {report.new_calls} new, {report.cached_calls} from the cache; "
+        f"{report.wall_seconds:.1f} s",
+        highlight=False,
+    )
+    if args.json:
+        write_json(report, args.json)
+        console.print(f"json: {safe(args.json)}", highlight=False)
+    if args.markdown:
+        write_markdown(report, args.markdown)
+        console.print(f"markdown: {safe(args.markdown)}", highlight=False)
+    return 0
 
 
 def _draw(args: argparse.Namespace) -> int:

@@ -1,0 +1,315 @@
+"""The bench itself: judge every pair with every reviewer, then decide it in every setting.
+
+Each reviewer-eligible member checks and scores every pair once; the settings share those
+calls (a member's review of a pair is the same call whether it sits alone or on a committee).
+Committees are drawn per pair exactly as a run draws a sample's roles
+(:func:`~gra_graph.roles.draw_roles` with the pair's index as seed index and sample 0), so the
+committee's members come from the same calls. Conflicts the committee cannot settle are sent
+to the drawn adjudicator in a second wave. Everything goes through
+:class:`~gra_graph.bench.judge.Judge`, so a re-run makes only the calls not yet cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gra_graph.bench.cache import JudgeCache
+from gra_graph.bench.judge import Judge, Judged
+from gra_graph.bench.pairs import BenchPair
+from gra_graph.bench.settings import decide, needs_adjudication
+from gra_graph.bench.summary import SettingResult, summarize
+from gra_graph.config import GraphConfig, GraphConfigError, Role
+from gra_graph.context import GraContext
+from gra_graph.llm.faults import with_faults
+from gra_graph.llm.members import (
+    MemberHandle,
+    Members,
+    MemberSource,
+    check_member_models,
+    load_members,
+)
+from gra_graph.roles import draw_roles, eligible, sample_rng
+from gra_graph.state import InstructionCheck, Review, RoleDraw
+
+
+class BenchObserver:
+    """Hooks for a progress display; every method is optional."""
+
+    def on_planned(self, calls: int) -> None:
+        """``calls`` more judge calls are about to be asked for (cached or not)."""
+
+    def on_call(self, cached: bool) -> None:
+        """One judge call was answered, from the cache or by its member."""
+
+
+@dataclass
+class BenchReport:
+    """Everything the bench found, ready for JSON (:meth:`as_json`) and tables."""
+
+    graph: str
+    pairs_file: str
+    seed: int
+    config: GraphConfig
+    settings: list[dict[str, Any]]
+    skipped: list[str]
+    per_pair: list[dict[str, Any]]
+    cache: str
+    new_calls: int = 0
+    cached_calls: int = 0
+    wall_seconds: float = 0.0
+    members: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        t = self.config.thresholds
+        return {
+            "graph": self.graph,
+            "pairs_file": self.pairs_file,
+            "pairs": len(self.per_pair),
+            "seed": self.seed,
+            "members": self.members,
+            "committee_size": self.config.committee_size,
+            "thresholds": {
+                "tau": t.tau,
+                "delta": t.delta,
+                "min_valid_reviews": t.min_valid_reviews,
+            },
+            "calls": {
+                "total": self.new_calls + self.cached_calls,
+                "new": self.new_calls,
+                "cached": self.cached_calls,
+            },
+            "wall_seconds": round(self.wall_seconds, 2),
+            "cache": self.cache,
+            "settings": self.settings,
+            "skipped": self.skipped,
+            "per_pair": self.per_pair,
+        }
+
+
+class _LoadOnFirstCall:
+    """Loads every member (as a run does, faults included) when the first call not in the
+    cache needs one, so a bench answered wholly from its cache loads no model at all."""
+
+    def __init__(self, config: GraphConfig) -> None:
+        self._config = config
+        self._lock = asyncio.Lock()
+        self._loaded: Members | None = None
+        self._handles: Mapping[str, MemberHandle] = {}
+
+    async def resolve(self, name: str) -> MemberHandle:
+        async with self._lock:
+            if self._loaded is None:
+                self._loaded = await asyncio.to_thread(load_members, self._config)
+                self._handles = with_faults(self._loaded, self._config)
+        return self._handles[name]
+
+    def close(self) -> None:
+        if self._loaded is not None:
+            self._loaded.close()
+
+
+def restrict_members(config: GraphConfig, names: Sequence[str]) -> GraphConfig:
+    """The graph with only the members named (``--members``), in graph-file order.
+
+    The result is not validated as a graph file: it may be too small for a committee, which the
+    bench then reports as skipped instead of refusing the single-member settings.
+
+    Raises:
+        GraphConfigError: a name is not a member of the graph.
+    """
+    known = [m.name for m in config.members]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise GraphConfigError(
+            f"--members: no member {unknown} in graph '{config.name}'; its members are {known}"
+        )
+    keep = tuple(m for m in config.members if m.name in set(names))
+    return config.model_copy(update={"members": keep})
+
+
+def _draws(
+    config: GraphConfig, pairs: Sequence[BenchPair], seed: int
+) -> tuple[dict[str, RoleDraw], str | None]:
+    """Each pair's role draw as a run would make it, or why no committee can be drawn."""
+    try:
+        draws = {p.id: draw_roles(config, sample_rng(seed, p.index, 0, "roles")) for p in pairs}
+    except ValueError as exc:
+        return {}, f"committee settings skipped: {exc}"
+    return draws, None
+
+
+async def run_bench(
+    config: GraphConfig,
+    pairs: Sequence[BenchPair],
+    cache_path: str | Path,
+    *,
+    members: Mapping[str, MemberHandle] | None = None,
+    seed: int = 0,
+    concurrency: int = 8,
+    observer: BenchObserver | None = None,
+    pairs_file: str = "",
+) -> BenchReport:
+    """Judge ``pairs`` with ``config``'s reviewers in every setting; see the module docstring.
+
+    ``members`` are loaded from the graph file when not given (tests pass scripted ones), and
+    only once a call is not found in the cache.
+
+    Raises:
+        GraphConfigError: the graph has no reviewer, or its prompts are invalid.
+        ModelFileError, ModelLoadError: a member's model cannot be loaded.
+        BenchCacheError: the cache file cannot be used.
+    """
+    observer = observer or BenchObserver()
+    reviewers = eligible(config, Role.REVIEWER)
+    if not reviewers:
+        raise GraphConfigError(f"graph '{config.name}': no member may review")
+    draws, skipped_committee = _draws(config, pairs, seed)
+    skipped = [skipped_committee] if skipped_committee else []
+    if draws and not config.adjudication:
+        skipped.append("committee+adjudicator skipped: the graph has adjudication off")
+    started = time.perf_counter()
+    source: MemberSource
+    if members is None:
+        check_member_models(config)  # a missing file fails now, not at the first uncached call
+        source = _LoadOnFirstCall(config)
+    else:
+        source = Members.from_handles(with_faults(members, config))
+    try:
+        ctx = GraContext.create(config, source, seed)
+        with JudgeCache(cache_path) as cache:
+            judge = Judge(ctx, cache, concurrency=concurrency, on_call=observer.on_call)
+            results = await _judge_all(judge, config, pairs, reviewers, draws, observer)
+            report = BenchReport(
+                graph=config.name,
+                pairs_file=pairs_file,
+                seed=seed,
+                config=config,
+                settings=[summarize(r, pairs) for r in results],
+                skipped=skipped,
+                per_pair=_per_pair(pairs, draws, results),
+                cache=str(cache_path),
+                new_calls=judge.new_calls,
+                cached_calls=judge.cached_calls,
+                members=[m.name for m in config.members],
+            )
+    finally:
+        if isinstance(source, _LoadOnFirstCall):
+            source.close()
+    report.wall_seconds = time.perf_counter() - started
+    return report
+
+
+async def _judge_all(
+    judge: Judge,
+    config: GraphConfig,
+    pairs: Sequence[BenchPair],
+    reviewers: list[str],
+    draws: dict[str, RoleDraw],
+    observer: BenchObserver,
+) -> list[SettingResult]:
+    """Wave 1: every reviewer checks and scores every pair. Wave 2: adjudicate conflicts."""
+    jobs = [(m, p) for p in pairs for m in reviewers]
+    observer.on_planned(2 * len(jobs))
+    answers = await asyncio.gather(
+        *(judge.check(m, p) for m, p in jobs), *(judge.score(m, p) for m, p in jobs)
+    )
+    checks: dict[tuple[str, str], Judged[InstructionCheck]] = {}
+    reviews: dict[tuple[str, str], Judged[Review]] = {}
+    for (m, p), check, review in zip(jobs, answers[: len(jobs)], answers[len(jobs) :], strict=True):
+        checks[m, p.id] = check  # type: ignore[assignment]
+        reviews[m, p.id] = review  # type: ignore[assignment]
+
+    results = []
+    for m in reviewers:
+        single = SettingResult(f"single:{m}", "single", [m])
+        for p in pairs:
+            c, r = checks[m, p.id], reviews[m, p.id]
+            single.outcomes[p.id] = decide([c.value], [r.value], config, kind="single")
+            single.calls += [c.call, r.call]
+        results.append(single)
+    if not draws:
+        return results
+
+    committee = SettingResult("committee", "committee", sorted(reviewers))
+    conflicts: list[BenchPair] = []
+    for p in pairs:
+        names = draws[p.id].reviewers
+        cs = [checks[n, p.id] for n in names]
+        rs = [reviews[n, p.id] for n in names]
+        committee.outcomes[p.id] = decide(
+            [c.value for c in cs], [r.value for r in rs], config, kind="committee"
+        )
+        committee.calls += [c.call for c in cs] + [r.call for r in rs]
+        if needs_adjudication([c.value for c in cs], [r.value for r in rs], config):
+            conflicts.append(p)
+    results.append(committee)
+    if not config.adjudication:
+        return results
+
+    observer.on_planned(len(conflicts))
+    adjudications = await asyncio.gather(
+        *(
+            judge.adjudicate(
+                draws[p.id].adjudicator or "",
+                p,
+                draws[p.id].reviewers,
+                [reviews[n, p.id].value for n in draws[p.id].reviewers],
+            )
+            for p in conflicts
+        )
+    )
+    adjudicated = {p.id: a for p, a in zip(conflicts, adjudications, strict=True)}
+    full = SettingResult("committee+adjudicator", "committee+adjudicator", sorted(reviewers))
+    for p in pairs:
+        names = draws[p.id].reviewers
+        cs = [checks[n, p.id] for n in names]
+        rs = [reviews[n, p.id] for n in names]
+        a = adjudicated.get(p.id)
+        full.outcomes[p.id] = decide(
+            [c.value for c in cs],
+            [r.value for r in rs],
+            config,
+            kind="committee+adjudicator",
+            adjudication=a.value if a else None,
+        )
+        full.calls += [c.call for c in cs] + [r.call for r in rs] + ([a.call] if a else [])
+    results.append(full)
+    return results
+
+
+def _per_pair(
+    pairs: Sequence[BenchPair], draws: dict[str, RoleDraw], results: list[SettingResult]
+) -> list[dict[str, Any]]:
+    """One row per pair: its label, its committee, and each setting's score and decision."""
+    rows = []
+    for p in pairs:
+        draw = draws.get(p.id)
+        rows.append(
+            {
+                "id": p.id,
+                "line": p.line,
+                "domain": p.pair.domain,
+                "label": p.pair.label,
+                "defect": p.pair.defect,
+                "reviewers": draw.reviewers if draw else None,
+                "adjudicator": draw.adjudicator if draw else None,
+                "results": {
+                    r.name: {
+                        "score": None
+                        if (o := r.outcomes[p.id]).score is None
+                        else round(o.score, 4),
+                        "accepted": o.accepted,
+                        "check_failed": o.check_failed,
+                        "undecided": o.undecided,
+                        "adjudicated": o.adjudicated,
+                    }
+                    for r in results
+                },
+            }
+        )
+    return rows

@@ -1,0 +1,206 @@
+"""Judge calls: the graph's own review nodes on one labelled pair, each call cached.
+
+The bench does not re-implement a reviewer. It hands the pair to the very node functions a run
+uses (:func:`~gra_graph.nodes.review.check_instruction`,
+:func:`~gra_graph.nodes.review.score_response`,
+:func:`~gra_graph.nodes.adjudicate.adjudicate`), with the graph's prompts, schemas, budgets,
+retries and timeouts, so what is measured is what a run would decide. The pair's stable
+:attr:`~gra_graph.bench.pairs.BenchPair.index` stands in for a seed index (sample index 0,
+round 0), which fixes each call's seed as a run fixes it.
+
+Every call's result (the node's entry and its :class:`~gra_graph.state.CallRecord`) is stored
+in the :class:`~gra_graph.bench.cache.JudgeCache` as soon as it returns, except a call whose
+attempts timed out: a timeout says more about the machine's load than about the member, so it
+is tried again next time. Calls not in the cache run concurrently up to a bound, so the batched
+engine decodes them together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from langgraph.runtime import Runtime
+
+from gra_graph.bench.cache import CallKey, JudgeCache
+from gra_graph.bench.pairs import BenchPair
+from gra_graph.context import GraContext
+from gra_graph.llm.members import model_ref, resolve_model_path
+from gra_graph.nodes.adjudicate import adjudicate
+from gra_graph.nodes.common import current_reviews, feedback_lines
+from gra_graph.nodes.review import check_instruction, score_response
+from gra_graph.roles import derive_seed
+from gra_graph.stages import Stage
+from gra_graph.state import Adjudication, CallRecord, InstructionCheck, Review, ReviewerTask
+
+T = TypeVar("T", InstructionCheck, Review, Adjudication)
+
+BENCH_RUN_ID = "bench-review"
+
+
+@dataclass(frozen=True)
+class Judged(Generic[T]):
+    """One judge call's result: the check, review or adjudication, and the call's accounting."""
+
+    value: T
+    call: CallRecord
+    cached: bool
+
+
+class Judge:
+    """Makes (or finds in the cache) the review calls of one graph on labelled pairs.
+
+    ``on_call(cached)`` is told of every call as it is answered, for a progress display.
+    """
+
+    def __init__(
+        self,
+        ctx: GraContext,
+        cache: JudgeCache,
+        *,
+        concurrency: int = 8,
+        on_call: Callable[[bool], None] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.ctx = ctx
+        self.cache = cache
+        self._slots = asyncio.Semaphore(concurrency)
+        self._on_call = on_call or (lambda _cached: None)
+        self._runtime: Runtime[GraContext] = Runtime(context=ctx)
+        self.new_calls = 0
+        self.cached_calls = 0
+
+    async def check(self, member: str, pair: BenchPair) -> Judged[InstructionCheck]:
+        """``member``'s instruction check of the pair (docs/method.md, section 4a)."""
+        task = _task(pair, member)
+        key = self._key(
+            member, Stage.CHECK_INSTRUCTION, pair, _values(pair), (pair.index, 0, member)
+        )
+
+        async def call() -> dict[str, Any]:
+            update = await check_instruction(task, self._runtime)
+            return {"item": update["checks"][0], "call": update["calls"][0]}
+
+        return await self._cached(key, call, InstructionCheck)
+
+    async def score(self, member: str, pair: BenchPair) -> Judged[Review]:
+        """``member``'s scores of the response (docs/method.md, section 4b)."""
+        task = _task(pair, member)
+        key = self._key(
+            member, Stage.SCORE_RESPONSE, pair, _values(pair), (pair.index, 0, member, 0)
+        )
+
+        async def call() -> dict[str, Any]:
+            update = await score_response(task, self._runtime)
+            return {"item": update["reviews"][0], "call": update["calls"][0]}
+
+        return await self._cached(key, call, Review)
+
+    async def adjudicate(
+        self, adjudicator: str, pair: BenchPair, reviewers: list[str], reviews: list[Review]
+    ) -> Judged[Adjudication]:
+        """``adjudicator``'s re-score after reading the committee's ``reviews``
+        (docs/method.md, section 6)."""
+        state: dict[str, Any] = {
+            "run_id": BENCH_RUN_ID,
+            "seed_index": pair.index,
+            "sample_index": 0,
+            "round": 0,
+            "domain": pair.pair.domain,
+            "instruction": pair.pair.instruction,
+            "response": pair.pair.response,
+            "roles": {"adjudicator": adjudicator, "reviewers": list(reviewers)},
+            "reviews": [r.model_dump() for r in reviews],
+        }
+        values = {**_values(pair), "feedback": feedback_lines(current_reviews(state))}  # type: ignore[arg-type]
+        key = self._key(adjudicator, Stage.ADJUDICATE, pair, values, (pair.index, 0, 0))
+
+        async def call() -> dict[str, Any]:
+            command = await adjudicate(state, self._runtime)  # type: ignore[arg-type]
+            update = command.update
+            return {"item": update["adjudication"], "call": update["calls"][0]}
+
+        return await self._cached(key, call, Adjudication)
+
+    def _key(
+        self,
+        member: str,
+        stage: Stage,
+        pair: BenchPair,
+        values: Mapping[str, object],
+        call_key: tuple[object, ...],
+    ) -> CallKey:
+        """The cache key of a call: what the node will render and with which settings."""
+        config = self.ctx.config
+        prompt = self.ctx.prompts[stage].render(values)
+        spec = config.member(member)
+        settings = {
+            "member": spec.model_dump(mode="json", exclude={"roles"}),
+            "model_file": model_ref(spec, resolve_model_path(spec, config.base_dir)),
+            "budget": config.budgets.for_stage(stage),
+            "retries": config.generation.structured_retries,
+            "dimensions": list(config.score_dimensions),
+        }
+        return CallKey(
+            member=member,
+            stage=stage.value,
+            pair_id=pair.id,
+            prompt_hash=_digest(prompt),
+            settings_hash=_digest(json.dumps(settings, sort_keys=True)),
+            seed=derive_seed(self.ctx.run_seed, member, *call_key, stage.value, 1),
+        )
+
+    async def _cached(
+        self, key: CallKey, call: Callable[[], Awaitable[dict[str, Any]]], kind: type[T]
+    ) -> Judged[T]:
+        found = self.cache.get(key)
+        if found is None:
+            async with self._slots:
+                found = self.cache.get(key)  # a twin call may have answered while we waited
+                if found is None:
+                    found = await call()
+                    record = CallRecord.model_validate(found["call"])
+                    if "timeout" not in record.faults:
+                        self.cache.put(key, found)
+                    self.new_calls += 1
+                    self._on_call(False)
+                    return _judged(found, kind, cached=False)
+        self.cached_calls += 1
+        self._on_call(True)
+        return _judged(found, kind, cached=True)
+
+
+def _judged(found: dict[str, Any], kind: type[T], *, cached: bool) -> Judged[T]:
+    item = kind.model_validate(found["item"])
+    return Judged(item, CallRecord.model_validate(found["call"]), cached)
+
+
+def _values(pair: BenchPair) -> dict[str, object]:
+    """What the review nodes put in their prompts (``nodes/review.py``, ``_task_values``)."""
+    return {
+        "domain": pair.pair.domain,
+        "instruction": pair.pair.instruction,
+        "response": pair.pair.response,
+    }
+
+
+def _task(pair: BenchPair, reviewer: str) -> ReviewerTask:
+    return ReviewerTask(
+        run_id=BENCH_RUN_ID,
+        seed_index=pair.index,
+        sample_index=0,
+        reviewer=reviewer,
+        domain=pair.pair.domain,
+        instruction=pair.pair.instruction,
+        response=pair.pair.response,
+        round=0,
+    )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

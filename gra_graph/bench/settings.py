@@ -1,0 +1,125 @@
+"""The review settings the bench compares, as pure functions of judge results.
+
+Each setting turns the checks and reviews of its reviewers into the decision a run would take,
+with the rules of :mod:`gra_graph.decision` and the graph's thresholds:
+
+- ``single``: one member alone checks and scores; it decides by the committee's rule with
+  ``min_valid_reviews`` lowered to 1 (docs/method.md, section 10: a single reviewer needs it).
+- ``committee``: the graph's ``committee_size`` reviewers, drawn per pair as a run draws them;
+  any reviewer failing any criterion rejects; mu and sigma against tau and delta with the
+  graph's ``min_valid_reviews``; a conflict is rejected (no adjudicator).
+- ``committee+adjudicator``: the same, but a conflict goes to the drawn adjudicator, who keeps
+  the pair iff its own composite reaches tau.
+
+Revise cycles are left out: the bench judges the pair as it is written. Every setting also
+gives each pair a score for ranking: the reviewers' mean composite mu, or the adjudicator's
+composite where an adjudicator decided (as a run ranks accepted samples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from gra_graph.config import GraphConfig, Revise, Thresholds
+from gra_graph.decision import (
+    adjudication_decision,
+    committee_verdict,
+    instruction_check_outcome,
+    next_step,
+)
+from gra_graph.state import Adjudication, InstructionCheck, Review
+
+SettingKind = Literal["single", "committee", "committee+adjudicator"]
+SETTING_KINDS: tuple[SettingKind, ...] = ("single", "committee", "committee+adjudicator")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one setting made of one pair.
+
+    ``score`` is ``None`` when every reviewer abstained from scoring. ``check_failed`` means
+    some usable check failed a criterion (an undecidable check is not a failure).
+    ``undecided`` means the setting rejected for want of usable output, not on its merits.
+    """
+
+    accepted: bool
+    score: float | None
+    check_failed: bool
+    undecided: bool
+    adjudicated: bool
+    reason: str
+
+    @property
+    def score_check_zero(self) -> float | None:
+        """The score, with a failed instruction check counting as 0."""
+        return 0.0 if self.check_failed else self.score
+
+
+def single_thresholds(thresholds: Thresholds) -> Thresholds:
+    """The graph's tau and delta with one usable review enough to decide."""
+    return thresholds.model_copy(update={"min_valid_reviews": 1})
+
+
+def needs_adjudication(
+    checks: Sequence[InstructionCheck], reviews: Sequence[Review], config: GraphConfig
+) -> bool:
+    """Whether the committee's decision on a pair goes to the adjudicator: the checks pass and
+    the reviews conflict (mu >= tau, sigma > delta)."""
+    if instruction_check_outcome(checks, config.thresholds) is not None:
+        return False
+    return committee_verdict(reviews, config.thresholds, 0).outcome == "conflict"
+
+
+def decide(
+    checks: Sequence[InstructionCheck],
+    reviews: Sequence[Review],
+    config: GraphConfig,
+    *,
+    kind: SettingKind,
+    adjudication: Adjudication | None = None,
+) -> Outcome:
+    """A setting's decision on one pair, from its reviewers' checks and reviews.
+
+    ``config`` is the graph's; ``kind`` picks the thresholds (``single`` lowers
+    ``min_valid_reviews`` to 1) and whether a conflict is adjudicated. ``adjudication`` is the
+    adjudicator's result, needed only when :func:`needs_adjudication` says so.
+    """
+    thresholds = single_thresholds(config.thresholds) if kind == "single" else config.thresholds
+    rules = config.model_copy(
+        update={
+            "thresholds": thresholds,
+            "adjudication": kind == "committee+adjudicator",
+            "revise": Revise(max_rounds=0),
+        }
+    )
+    verdict = committee_verdict(reviews, thresholds, 0)
+    check_failed = any(not c.abstained and c.failed for c in checks)
+    rejected = instruction_check_outcome(checks, thresholds)
+    if rejected is not None:
+        return Outcome(False, verdict.mu, check_failed, not check_failed, False, rejected.reason)
+    step, decision = next_step(verdict, 0, rules)
+    if step == "adjudicate":
+        if adjudication is None:
+            raise ValueError("the committee conflicts: an adjudication is needed to decide")
+        decision = adjudication_decision(adjudication, thresholds.tau)
+        score = adjudication.composite if adjudication.composite is not None else verdict.mu
+        return Outcome(
+            decision.status == "accepted",
+            score,
+            False,
+            adjudication.abstained,
+            True,
+            decision.reason,
+        )
+    if decision is None:  # pragma: no cover - revise is off, so every other step decides
+        raise AssertionError(f"no decision after step {step}")
+    return Outcome(
+        decision.status == "accepted",
+        verdict.mu,
+        False,
+        verdict.outcome == "undecided",
+        False,
+        decision.reason,
+    )

@@ -1,0 +1,99 @@
+"""A setting's figures over the labelled pairs: AUROC, decision rates, abstentions, cost.
+
+Sound pairs are the positives. AUROC ranks the setting's score (mu, or the adjudicator's
+composite where one decided); a pair whose instruction check failed keeps its score in
+``auroc`` and counts as 0 in ``auroc_check_zero``. Pairs every reviewer declined to score have
+no score and are left out of both (``scored`` says how many took part). Accuracy compares the
+accept/reject decision at the graph's tau and delta with the label, an undecided pair counting
+as the rejection a run makes of it. ``abstention`` is the share of the setting's calls whose
+output stayed unusable after retries; ``calls`` and ``seconds`` add up those calls (seconds
+summed per call, so concurrent calls count in full).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gra_graph.bench.metrics import auroc, mean, share
+from gra_graph.bench.pairs import BenchPair
+from gra_graph.bench.settings import Outcome, SettingKind
+from gra_graph.state import CallRecord
+
+
+@dataclass
+class SettingResult:
+    """One setting's outcome on every pair, and the calls it consumed."""
+
+    name: str
+    kind: SettingKind
+    members: list[str]
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    calls: list[CallRecord] = field(default_factory=list)
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _auroc(
+    pairs: Sequence[BenchPair], outcomes: dict[str, Outcome], score: Callable[[Outcome], Any]
+) -> float | None:
+    pos = [s for p in pairs if p.pair.sound and (s := score(outcomes[p.id])) is not None]
+    neg = [s for p in pairs if not p.pair.sound and (s := score(outcomes[p.id])) is not None]
+    return _r(auroc(pos, neg))
+
+
+def _both_aurocs(pairs: Sequence[BenchPair], outcomes: dict[str, Outcome]) -> dict[str, Any]:
+    return {
+        "auroc": _auroc(pairs, outcomes, lambda o: o.score),
+        "auroc_check_zero": _auroc(pairs, outcomes, lambda o: o.score_check_zero),
+    }
+
+
+def summarize(result: SettingResult, pairs: Sequence[BenchPair]) -> dict[str, Any]:
+    """The setting's figures, overall and per defect kind and per domain (JSON-ready)."""
+    out = result.outcomes
+    sound = [p for p in pairs if p.pair.sound]
+    defective = [p for p in pairs if not p.pair.sound]
+    by_defect: dict[str, Any] = {}
+    for kind in sorted({p.pair.defect for p in defective if p.pair.defect}):
+        these = [p for p in defective if p.pair.defect == kind]
+        scores = [s for p in these if (s := out[p.id].score) is not None]
+        by_defect[kind] = {
+            "pairs": len(these),
+            **_both_aurocs([*sound, *these], out),
+            "reject_rate": _r(share(not out[p.id].accepted for p in these)),
+            "mean_score": _r(mean(scores)),
+        }
+    by_domain: dict[str, Any] = {}
+    for domain in sorted({p.pair.domain for p in pairs}):
+        these = [p for p in pairs if p.pair.domain == domain]
+        by_domain[domain] = {
+            "pairs": len(these),
+            **_both_aurocs(these, out),
+            "accuracy": _r(share(out[p.id].accepted == p.pair.sound for p in these)),
+        }
+    sound_scores = [s for p in sound if (s := out[p.id].score) is not None]
+    return {
+        "name": result.name,
+        "kind": result.kind,
+        "members": list(result.members),
+        "pairs": len(pairs),
+        "scored": sum(out[p.id].score is not None for p in pairs),
+        **_both_aurocs(pairs, out),
+        "accuracy": _r(share(out[p.id].accepted == p.pair.sound for p in pairs)),
+        "accept_rate_sound": _r(share(out[p.id].accepted for p in sound)),
+        "reject_rate_defective": _r(share(not out[p.id].accepted for p in defective)),
+        "check_fail_rate": _r(share(out[p.id].check_failed for p in pairs)),
+        "abstention": _r(share(not c.ok for c in result.calls)),
+        "undecided": _r(share(out[p.id].undecided for p in pairs)),
+        "adjudicated": sum(out[p.id].adjudicated for p in pairs),
+        "mean_score_sound": _r(mean(sound_scores)),
+        "calls": len(result.calls),
+        "seconds": round(sum(c.seconds for c in result.calls), 2),
+        "completion_tokens": sum(c.completion_tokens for c in result.calls),
+        "by_defect": by_defect,
+        "by_domain": by_domain,
+    }
