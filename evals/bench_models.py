@@ -37,8 +37,8 @@ from gra_graph.llm.engine import (  # noqa: E402
     EngineKind,
     LoadSettings,
     ModelEngine,
-    load_engine,
 )
+from gra_graph.llm.loader import load_engine  # noqa: E402
 
 TOPICS = [
     "volcanoes", "prime numbers", "photosynthesis", "jazz", "sorting algorithms", "the moon",

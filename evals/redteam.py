@@ -419,7 +419,8 @@ def probe_control_tokens(ctx: Ctx) -> Outcome:
     code = r"""
 import json
 from gra_graph.llm.bundled import bundled_path
-from gra_graph.llm.engine import BatchSettings, CompletionRequest, LoadSettings, load_engine
+from gra_graph.llm.engine import BatchSettings, CompletionRequest, LoadSettings
+from gra_graph.llm.loader import load_engine
 settings = LoadSettings(bundled_path("smollm2-135m"), "chatml", 512, 2, 0, "batched",
                         BatchSettings(1, 0, 64, 32))
 engine = load_engine(settings)
