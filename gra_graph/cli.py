@@ -393,7 +393,7 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
 
 async def _start(request: ResumeRequest, out: Path, quiet: bool, console: Console) -> int:
     """Run (or resume) what ``request`` describes into ``out``."""
-    from gra_graph.progress import RichProgress, summary_table
+    from gra_graph.progress import ConsoleNotes, RichProgress, summary_table
 
     config = GraphConfig.from_file(request.graph)
     if request.engine:
@@ -412,7 +412,7 @@ async def _start(request: ResumeRequest, out: Path, quiet: bool, console: Consol
         samples_per_seed=request.samples_per_seed,
         concurrency=request.concurrency,
         seed=request.seed,
-        observer=None if quiet else progress,
+        observer=ConsoleNotes(console) if quiet else progress,
         command=request,
     )
     async with runner:  # says "loading N members" once the inputs and run directory check out

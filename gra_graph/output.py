@@ -190,7 +190,7 @@ class JournalRepair:
             )
         if self.duplicates:
             out.append(
-                f"{path.name}: {len(self.duplicates)} repeated line(s) removed "
+                f"{path.name}: {len(self.duplicates)} duplicate line(s) removed "
                 f"(line {_numbers(self.duplicates)}); the first line of each key is kept"
             )
         return out

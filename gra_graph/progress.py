@@ -17,11 +17,26 @@ from gra_graph.state import Record
 from gra_graph.terminal import safe
 
 
-class RichProgress(RunObserver):
-    """A rich progress bar with accepted / rejected / adjudicated / revised counts and tok/s."""
+class ConsoleNotes(RunObserver):
+    """What a run says even with ``--quiet``: that models load, and warnings (a repaired
+    journal), printed on the console with their input-derived text escaped."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
+
+    def on_loading(self, graph: str, members: int) -> None:
+        text = f"loading {members} members of graph '{safe(graph)}'..."
+        self.console.print(text, highlight=False)
+
+    def on_warning(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {safe(message)}", highlight=False)
+
+
+class RichProgress(ConsoleNotes):
+    """A rich progress bar with accepted / rejected / adjudicated / revised counts and tok/s."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console)
         self.counts = {"accepted": 0, "rejected": 0, "adjudicated": 0, "revised": 0}
         self.tokens = 0
         self.started = time.perf_counter()
@@ -55,18 +70,11 @@ class RichProgress(RunObserver):
             speed=f"{self.tokens / elapsed:.1f} tok/s",
         )
 
-    def on_loading(self, graph: str, members: int) -> None:
-        text = f"loading {members} members of graph '{safe(graph)}'..."
-        self.console.print(text, highlight=False)
-
     def on_start(self, total: int, already_done: int) -> None:
         self.progress.update(self.task, total=total)
         if already_done:
             self.console.print(f"resuming: {already_done} of {total} seed-samples already done")
         self._refresh()
-
-    def on_warning(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {safe(message)}", highlight=False)
 
     def on_tokens(self, completion_tokens: int) -> None:
         self.tokens += completion_tokens

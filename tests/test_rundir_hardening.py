@@ -98,7 +98,7 @@ async def test_garbage_in_the_middle_of_records_loses_no_valid_record(tmp_path: 
     assert corrupt[0]["text"] == "this is not json\n"
     assert any("3 unreadable line(s) moved to records.corrupt.jsonl (line 2, 3, 4)" in w
                for w in runner.warnings)
-    assert any("1 repeated line(s) removed (line 10)" in w for w in runner.warnings)
+    assert any("1 duplicate line(s) removed (line 10)" in w for w in runner.warnings)
     assert set(kept) == {(i, j) for i in range(3) for j in range(2)}
     assert RunDir(out).manifest()["status"] == "complete"
 
