@@ -28,6 +28,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -245,25 +246,32 @@ class _RepeatedKey(ValueError):
     pass
 
 
-def parse_seed_line(line: bytes, path: Path | str, number: int) -> Seed:
-    """Parse one seeds-file line into a :class:`Seed`, or raise naming the line."""
-    where = f"{path}: line {number}"
+def parse_object_line(line: bytes, where: str, error: type[ValueError]) -> dict[str, Any]:
+    """One JSON Lines line that must be one JSON object, or ``error`` saying why, prefixed with
+    ``where`` (the file and line number). Shared by every JSONL input (seeds, review pairs)."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SeedFileError(f"{where}: not valid UTF-8 (byte {exc.start + 1})") from None
+        raise error(f"{where}: not valid UTF-8 (byte {exc.start + 1})") from None
     try:
         obj = json.loads(text, object_pairs_hook=_no_repeated_keys)
     except json.JSONDecodeError as exc:
-        raise SeedFileError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+        raise error(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
     except _RepeatedKey as exc:
-        raise SeedFileError(f"{where}: key '{exc}' appears twice in one object") from None
+        raise error(f"{where}: key '{exc}' appears twice in one object") from None
     except RecursionError:
-        raise SeedFileError(f"{where}: JSON nested too deeply") from None
+        raise error(f"{where}: JSON nested too deeply") from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise SeedFileError(f"{where}: unreadable JSON value ({exc})") from None
+        raise error(f"{where}: unreadable JSON value ({exc})") from None
     if not isinstance(obj, dict):
-        raise SeedFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        raise error(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def parse_seed_line(line: bytes, path: Path | str, number: int) -> Seed:
+    """Parse one seeds-file line into a :class:`Seed`, or raise naming the line."""
+    where = f"{path}: line {number}"
+    obj = parse_object_line(line, where, SeedFileError)
     try:
         return Seed.model_validate(obj)
     except ValidationError as exc:

@@ -10,13 +10,13 @@ before any model loads, naming its line number and field.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gra_graph.seeds import parse_object_line
 from gra_graph.vocabulary import Domain
 
 DEFECT_KINDS: tuple[str, ...] = (
@@ -121,19 +121,6 @@ def read_pairs(path: str | Path, *, limit: int | None = None) -> list[BenchPair]
     return pairs if limit is None else pairs[:limit]
 
 
-class _RepeatedKey(ValueError):
-    pass
-
-
-def _no_repeated_keys(items: list[tuple[str, object]]) -> dict[str, object]:
-    obj: dict[str, object] = {}
-    for key, value in items:
-        if key in obj:
-            raise _RepeatedKey(key)
-        obj[key] = value
-    return obj
-
-
 def parse_pair_line(line: bytes, path: Path | str, number: int) -> Pair:
     """Parse one pairs-file line into a :class:`Pair`, or raise naming the line and field.
 
@@ -144,22 +131,7 @@ def parse_pair_line(line: bytes, path: Path | str, number: int) -> Pair:
     gra_graph.bench.pairs.PairsFileError: p.jsonl: line 3: a defective pair names its defect ...
     """
     where = f"{path}: line {number}"
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PairsFileError(f"{where}: not valid UTF-8 (byte {exc.start + 1})") from None
-    try:
-        obj = json.loads(text, object_pairs_hook=_no_repeated_keys)
-    except json.JSONDecodeError as exc:
-        raise PairsFileError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
-    except _RepeatedKey as exc:
-        raise PairsFileError(f"{where}: key '{exc}' appears twice in one object") from None
-    except RecursionError:
-        raise PairsFileError(f"{where}: JSON nested too deeply") from None
-    except ValueError as exc:
-        raise PairsFileError(f"{where}: unreadable JSON value ({exc})") from None
-    if not isinstance(obj, dict):
-        raise PairsFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    obj = parse_object_line(line, where, PairsFileError)
     try:
         return Pair.model_validate(obj)
     except ValidationError as exc:
