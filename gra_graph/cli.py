@@ -275,10 +275,14 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bench_review(args, console))
         return _draw(args)
     except USER_ERRORS as exc:
-        console.print(f"[red]error:[/] {safe(exc, multiline=True)}", highlight=False)
+        console.print(
+            f"[red]error:[/] {safe(exc, multiline=True)}", highlight=False, soft_wrap=True
+        )
         return EXIT_INPUT
     except RunWriteError as exc:  # a full disk mid-run: written records are intact, resumable
-        console.print(f"[red]error:[/] {safe(exc, multiline=True)}", highlight=False)
+        console.print(
+            f"[red]error:[/] {safe(exc, multiline=True)}", highlight=False, soft_wrap=True
+        )
         return EXIT_WRITE
     except KeyboardInterrupt:
         console.print("interrupted; run the same command again to resume")
@@ -292,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             + (f"; the traceback is in {safe(log)}" if log else "")
             + " (please report it; a run stopped by this resumes when run again)",
             highlight=False,
+            soft_wrap=True,  # one line, even when stderr is not a terminal
         )
         return EXIT_UNEXPECTED
 
