@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -78,38 +79,39 @@ def _truncate(fh: Any, size: int) -> None:
         pass  # read_jsonl_repairing drops a torn tail on the next run
 
 
-def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Replace ``path`` with ``rows`` in one rename; returns the number of rows."""
+@contextmanager
+def _atomic_replace(path: Path, crash: str | None = None) -> Iterator[IO[bytes]]:
+    """A fresh temporary file to write; on a clean exit it is fsynced and renamed over ``path``
+    (the one way every derived file is replaced), on any error it is removed."""
     tmp = path.with_name(f".{path.name}.tmp")
-    count = 0
     try:
         with _create_exclusive(tmp) as fh:
-            for row in rows:
-                fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
-                count += 1
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        crash_point(f"before-{path.stem}-rename")
+        if crash:
+            crash_point(crash)
         os.replace(tmp, path)
-    except OSError:
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Replace ``path`` with ``rows`` in one rename; returns the number of rows."""
+    count = 0
+    with _atomic_replace(path, crash=f"before-{path.stem}-rename") as fh:
+        for row in rows:
+            fh.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
+            count += 1
     return count
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Replace ``path`` with ``obj`` as JSON; the data is fsynced before the rename, so a power
     cut leaves the old file or the new one, never an empty one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with _create_exclusive(tmp) as fh:
-            fh.write((json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _atomic_replace(path) as fh:
+        fh.write((json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
 
 
 def is_out_of_space(exc: BaseException) -> bool:
@@ -256,35 +258,13 @@ def repair_journal(
             ],
         )
     if report.moved or report.duplicates:
-        _rewrite_valid(path, key, set(report.moved) | set(report.duplicates))
+        drop = {*report.moved, *report.duplicates, *([last] if report.torn_tail else [])}
+        with path.open("rb") as src, _atomic_replace(path) as dst:
+            for number, line in iter_lines(src):
+                if line is not None and number not in drop:
+                    dst.write(line)
     elif report.torn_tail:  # the common case after a kill: cut it off in place
         with open_nofollow(path, os.O_WRONLY, "r+b") as out:
             out.truncate(last_start)
             os.fsync(out.fileno())
     return report
-
-
-def _rewrite_valid(path: Path, key: Callable[[dict[str, Any]], Hashable], drop: set[int]) -> None:
-    """Rewrite ``path`` without the lines in ``drop`` and without a torn tail, atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    seen: set[Hashable] = set()
-    try:
-        with path.open("rb") as src, _create_exclusive(tmp) as dst:
-            for number, line in iter_lines(src):
-                if line is None or number in drop or not line.endswith(b"\n"):
-                    continue
-                try:
-                    row = json.loads(line)
-                    k = key(row) if isinstance(row, dict) else None
-                except Exception:
-                    continue  # the torn tail (invalid lines in the middle are in ``drop``)
-                if k is None or k in seen:
-                    continue
-                seen.add(k)
-                dst.write(line)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
