@@ -1,7 +1,8 @@
 """Durable JSON Lines files: append-and-fsync for journals, write-and-rename for derived files.
 
-A kill can at worst leave a torn last line in a journal; :func:`read_jsonl_repairing` drops it
-(truncating the file to its last complete line) so the work it stood for is redone, not doubled.
+A kill can at worst leave a torn last line in a journal; :func:`repair_journal` (what a run
+uses) and :func:`read_jsonl_repairing` drop it, cutting the file back to its last complete line,
+so the work it stood for is redone, not doubled.
 A write that fails while the process lives (a full disk) is undone at once: :func:`append_jsonl`
 cuts the file back to its length before the append, and the atomic writers remove their
 temporary file, so a failed write leaves no torn line and no stray file behind.
@@ -76,7 +77,7 @@ def _truncate(fh: Any, size: int) -> None:
         os.ftruncate(fh.fileno(), size)
         os.fsync(fh.fileno())
     except OSError:
-        pass  # read_jsonl_repairing drops a torn tail on the next run
+        pass  # the next run cuts the torn tail off (repair_journal)
 
 
 @contextmanager
@@ -138,16 +139,6 @@ def iter_lines(fh: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int
             yield number, None
             continue
         yield number, line
-
-
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """The rows of a JSON Lines file one at a time (memory stays flat for any file size)."""
-    if not path.exists():
-        return
-    with path.open("rb") as fh:
-        for _, line in iter_lines(fh):
-            if line is not None and line.strip():
-                yield json.loads(line)
 
 
 def read_jsonl_repairing(path: Path) -> list[dict[str, Any]]:
