@@ -63,7 +63,7 @@ from gra_graph.rundirs import run_info  # noqa: E402
 
 # Smaller generation budgets than graphs/gra.yaml, so a round takes less time; the structured
 # stages keep budgets that fit their JSON (a cut-off JSON would only test abstentions).
-SMALL_BUDGETS = {"compose_keywords": 40, "write_instruction": 48, "write_response": 64,
+SMALL_BUDGETS = {"compose_keywords": 40, "write_instruction": 64, "write_response": 64,
                  "revise": 64, "enrich": 80}
 TIMING_FIELDS = {"seconds"}
 SUMMARY_FIELDS = ("seed_samples", "accepted", "rejected", "kept_after_dedup", "near_duplicates",

@@ -74,7 +74,7 @@ failed probe instead of taking the machine's memory."""
 SEEDS = [json.loads(line) for line in (ROOT / "examples" / "seeds.jsonl").read_text().splitlines()]
 HOSTILE = "x[/]\x1b]0;pwned\x07\x1b[2J"
 SMALL_BUDGETS = (  # bundled members: shorter free text, structured stages as shipped
-    "budgets: {compose_keywords: 48, write_instruction: 48, write_response: 64, revise: 64}\n"
+    "budgets: {compose_keywords: 48, write_instruction: 64, write_response: 64, revise: 64}\n"
 )
 
 

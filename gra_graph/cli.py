@@ -668,5 +668,6 @@ def _draw(args: argparse.Namespace) -> int:
         sys.stdout.buffer.flush()
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -221,7 +221,21 @@ class Dedup(_Strict):
 class Generation(_Strict):
     """Generator settings."""
 
-    few_shot: int = Field(3, ge=1, le=8, description="Pool examples shown when composing.")
+    few_shot: int = Field(
+        3,
+        ge=1,
+        le=8,
+        description="Pool examples the Generator sees: the seed's own and few_shot - 1 others "
+        "of its domain (their instructions and summaries guide the new instruction).",
+    )
+    keyword_sources: int | None = Field(
+        None,
+        ge=1,
+        le=8,
+        description="How many of those examples the new keyword triple is composed from, the "
+        "seed's own first; null: all of them, as in the paper. 1 or 2 keeps the triple "
+        "coherent instead of a chimera of unrelated tasks (project option).",
+    )
     structured_retries: int = Field(
         1, ge=0, le=5, description="Extra attempts when structured output fails validation."
     )

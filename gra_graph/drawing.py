@@ -107,7 +107,9 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
         ("write_response", "check_instruction"): EdgeRule(
             (f"one check per reviewer (committee of {config.committee_size})",)
         ),
-        ("write_response", END): EdgeRule(("generator writes no response",)),
+        ("write_response", END): EdgeRule(
+            ("generator writes no response", "response restates the instruction")
+        ),
         ("gather_checks", "score_response"): EdgeRule(
             (f"every check passes, at least {usable} usable",)
         ),

@@ -1,4 +1,4 @@
-"""Few-shot pools: per domain, the (keywords, summary) pairs the Generator learns patterns from.
+"""Few-shot pools: per domain, the samples the Generator learns from.
 
 The Generator of each sample sees its own seed's pair plus ``generation.few_shot - 1`` others
 of the same domain (docs/method.md, section 3). A pool keeps at most :data:`POOL_CAP` pairs per
@@ -15,7 +15,19 @@ from gra_graph.roles import sample_rng
 from gra_graph.state import PoolEntry, Seed
 
 POOL_CAP = 1000
-"""Most pairs kept per domain (a few hundred KB each domain at most)."""
+"""Most entries kept per domain (about a megabyte each domain at most)."""
+
+
+EXAMPLE_CHARS = 600
+"""Longest instruction kept as a few-shot example; a longer one is shown by its summary only
+(a prompt of long examples crowds a small model's context, and this bounds pool memory)."""
+
+
+def pool_entry(seed: Seed) -> PoolEntry:
+    """The pool entry of an annotated seed."""
+    assert seed.keywords and seed.summary
+    example = seed.instruction if len(seed.instruction) <= EXAMPLE_CHARS else None
+    return PoolEntry(keywords=seed.keywords, summary=seed.summary, instruction=example)
 
 
 class FewShotPools:
@@ -40,7 +52,7 @@ class FewShotPools:
         """Offer an annotated seed's pair to its domain's pool (reservoir sampling)."""
         if not (seed.domain and seed.keywords and seed.summary):
             return
-        entry = PoolEntry(keywords=seed.keywords, summary=seed.summary)
+        entry = pool_entry(seed)
         pool = self._pools.setdefault(seed.domain, [])
         seen = self._seen.get(seed.domain, 0)
         self._seen[seed.domain] = seen + 1

@@ -288,9 +288,7 @@ class Runner:
     async def _records(self) -> AsyncIterator[Record]:
         started = time.perf_counter()
         # every valid record is kept; unreadable lines go to records.corrupt.jsonl, repeats go
-        repair = self.run_dir.repair(
-            self.records_path, lambda row: Record.model_validate(row).key
-        )
+        repair = self.run_dir.repair(self.records_path, lambda row: Record.model_validate(row).key)
         for message in repair.warnings(
             self.records_path, self.run_dir.corrupt_path(self.records_path)
         ):

@@ -39,6 +39,18 @@ class KeywordTriple(_Output):
     keywords: Keywords
 
 
+InstructionText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=12, max_length=600)
+]
+
+
+class InstructionDraft(_Output):
+    """Stage 2b: the new instruction, alone. As a JSON string field it ends where the JSON
+    closes, so a small model cannot run on from the task into its answer."""
+
+    instruction: InstructionText
+
+
 class _Check(_Output):
     """Stage 3a: pass/fail on each instruction criterion, and a short reason."""
 

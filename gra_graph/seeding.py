@@ -10,11 +10,11 @@ from typing import Any
 
 from gra_graph.context import GraContext
 from gra_graph.nodes.annotate import annotate_seed
-from gra_graph.pools import FewShotPools
+from gra_graph.pools import FewShotPools, pool_entry
 from gra_graph.roles import sample_rng
 from gra_graph.rundirs import RunDir
 from gra_graph.seeds import SeedFile
-from gra_graph.state import CallRecord, PoolEntry, Seed
+from gra_graph.state import CallRecord, Seed
 
 Seeds = Sequence[Seed] | SeedFile
 
@@ -37,6 +37,7 @@ async def annotate_seeds(
     ``on_call`` sees each call's accounting, reused ones included; ``warn`` hears what the
     repair of a damaged annotations journal changed.
     """
+
     def checked(row: dict[str, object]) -> int:
         if row["seed"] is not None:
             Seed.model_validate(row["seed"])
@@ -109,7 +110,7 @@ def initial_state(
     drawn by the run seed and the sample's identity)."""
     seed_index, sample_index = key
     assert seed.domain and seed.keywords and seed.summary
-    own = PoolEntry(keywords=seed.keywords, summary=seed.summary)
+    own = pool_entry(seed)
     others = [p for p in pools.domain(seed.domain) if p != own]
     rng = sample_rng(run_seed, seed_index, sample_index, "pool")
     picks = rng.sample(others, min(len(others), few_shot - 1))

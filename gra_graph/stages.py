@@ -85,8 +85,9 @@ _SPECS = (
     StageSpec(
         Stage.WRITE_INSTRUCTION,
         "generator 2b: an instruction on the new keywords",
-        frozenset({"domain", "keywords", "summaries"}),
-        64,
+        frozenset({"domain", "keywords", "summaries", "examples"}),
+        96,
+        _fixed(schemas.InstructionDraft),
     ),
     StageSpec(
         Stage.WRITE_RESPONSE,

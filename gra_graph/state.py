@@ -43,10 +43,13 @@ class Seed(_Model):
 
 
 class PoolEntry(_Model):
-    """A (keywords, summary) pair the Generator learns patterns from."""
+    """A pool sample the Generator learns from: its (keywords, summary) pair, as in the paper,
+    and the instruction itself, which the Generator sees as a few-shot example of a real task
+    (absent in checkpoints written before pools kept it)."""
 
     keywords: list[str]
     summary: str
+    instruction: str | None = None
 
 
 class CallRecord(_Model):

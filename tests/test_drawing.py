@@ -19,7 +19,14 @@ from gra_graph.config import GraphConfig
 from gra_graph.graph import build_graph
 from gra_graph.runner import Runner
 from gra_graph.state import Seed
-from tests.support.fakes import CHECK_FAIL, adjudication, committee_config, fake_members, scores
+from tests.support.fakes import (
+    CHECK_FAIL,
+    adjudication,
+    committee_config,
+    fake_members,
+    is_instruction_prompt,
+    scores,
+)
 from tests.support.helpers import ROOT, shipped_graph_text
 
 GRAPHS = ["gra.yaml", "gra_revise.yaml"]
@@ -232,7 +239,7 @@ CASES = {
 
 def scripted_text(title: str, prompt: str) -> str:
     domain = re.search(r'domain "([a-z_]+)"', prompt)
-    if prompt.startswith("Write one new task") and domain:
+    if is_instruction_prompt(prompt) and domain:
         case = CASES[domain.group(1)]
         return "" if case == "NO-INSTRUCTION" else f"CASE {case}: write a loop."
     if prompt.startswith("Improve your answer"):

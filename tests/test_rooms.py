@@ -90,10 +90,11 @@ async def test_stock_langchain_chat_models_fill_every_role(tmp_path: Path):
     check = json.dumps({"rationality": "pass", "completeness": "pass", "clarity": "pass"})
     meta = json.dumps({"keywords": ["a", "b", "c"], "summary": "s"})
     keywords = json.dumps({"keywords": ["x", "y", "z"]})
+    task = "Write a loop."
     handles = {
         # the generator composes keywords (JSON in a code fence), writes, answers, enriches
-        "gen": stock_model([fence.replace("{}", keywords), "Write a loop.", "for x in y: pass",
-                            "Sure: " + meta]),
+        "gen": stock_model([fence.replace("{}", keywords), json.dumps({"instruction": task}),
+                            "for x in y: pass", "Sure: " + meta]),
         **{r: stock_model([check, fence.replace("{}", scores)]) for r in ("r1", "r2", "r3")},
         "adj": stock_model([scores]),
     }
@@ -104,7 +105,7 @@ async def test_stock_langchain_chat_models_fill_every_role(tmp_path: Path):
     async with runner:
         (record,) = [r async for r in runner.records()]
     assert record.status == "accepted", record.reason
-    assert record.keywords == ["a", "b", "c"] and record.instruction == "Write a loop."
+    assert record.keywords == ["a", "b", "c"] and record.instruction == task
     assert all(len(r.scores) == 6 for r in record.reviews)
 
 

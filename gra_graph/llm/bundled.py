@@ -309,8 +309,7 @@ def _mismatch(model: BundledModel, paths: Sequence[Path], digest: str) -> Bundle
             f"{_reinstall(model, model.chunks)}"
         )
     return BundledModelError(
-        f"bundled model {model.name}: {what} has sha256 {digest}, expected {model.sha256}; "
-        f"{advice}"
+        f"bundled model {model.name}: {what} has sha256 {digest}, expected {model.sha256}; {advice}"
     )
 
 

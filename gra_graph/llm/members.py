@@ -83,9 +83,7 @@ def load_settings(member: Member, path: Path, engine: Engine | None = None) -> L
 class Members(Mapping[str, MemberHandle]):
     """The loaded committee: member name -> :class:`MemberHandle`. Close it when done."""
 
-    def __init__(
-        self, handles: dict[str, MemberHandle], loader: ModelLoader | None = None
-    ) -> None:
+    def __init__(self, handles: dict[str, MemberHandle], loader: ModelLoader | None = None) -> None:
         self._handles = handles
         self._loader = loader
 
@@ -155,9 +153,7 @@ def load_members(config: GraphConfig, loader: ModelLoader | None = None) -> Memb
     paths = check_member_models(config)
     loader = loader or ModelLoader()
     try:
-        handles = {
-            m.name: member_handle(m, paths[m.name], config, loader) for m in config.members
-        }
+        handles = {m.name: member_handle(m, paths[m.name], config, loader) for m in config.members}
     except BaseException:
         loader.close()
         raise

@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from gra_graph.context import GraContext
+from gra_graph.drafts import restates_instruction
 from gra_graph.nodes.calls import ask_stage
 from gra_graph.nodes.common import call_key, reject
 from gra_graph.roles import draw_roles as draw
@@ -22,20 +23,39 @@ async def draw_roles(state: GraState, runtime: Runtime[GraContext]) -> dict[str,
     return {"roles": draw(ctx.config, rng).model_dump(), "round": 0}
 
 
-def _examples(pool: list[dict[str, Any]]) -> str:
+def _keyword_examples(pool: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"- keywords: {', '.join(p['keywords'])}\n  summary: {p['summary']}" for p in pool
     )
 
 
+def _task_examples(pool: list[dict[str, Any]]) -> str:
+    """The pool's real instructions, each with its summary (the paper's guidance)."""
+    blocks = []
+    for p in pool:
+        task = p.get("instruction")
+        if task:
+            blocks.append(f"- Task: {task}\n  About: {p['summary']}")
+        else:
+            blocks.append(f"- About: {p['summary']}")
+    return "\n".join(blocks)
+
+
 async def compose_keywords(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
-    """Stage 2a: a NEW keyword triple combining the patterns of pool examples."""
+    """Stage 2a: a NEW keyword triple combining the patterns of pool examples.
+
+    The triple is composed from the first ``generation.keyword_sources`` examples (the seed's
+    own first), or from all of them as in the paper when that setting is null.
+    """
+    ctx = runtime.context
     generator = state["roles"]["generator"]
+    sources = ctx.config.generation.keyword_sources
+    pool = state["pool"][:sources] if sources else state["pool"]
     out = await ask_stage(
-        runtime.context,
+        ctx,
         generator,
         Stage.COMPOSE_KEYWORDS,
-        {"domain": state["domain"], "examples": _examples(state["pool"])},
+        {"domain": state["domain"], "examples": _keyword_examples(pool)},
         call_key(state),
     )
     update: dict[str, Any] = {"calls": [out.record.model_dump()]}
@@ -45,7 +65,8 @@ async def compose_keywords(state: GraState, runtime: Runtime[GraContext]) -> dic
 
 
 async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
-    """Stage 2b: an instruction built on the new keywords, guided by the pool's summaries."""
+    """Stage 2b: an instruction built on the new keywords, guided by the pool's real tasks and
+    their summaries, written as one JSON string so it ends where the task ends."""
     generator = state["roles"]["generator"]
     out = await ask_stage(
         runtime.context,
@@ -55,17 +76,19 @@ async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> di
             "domain": state["domain"],
             "keywords": ", ".join(state["keywords"]),
             "summaries": "\n".join(f"- {p['summary']}" for p in state["pool"]),
+            "examples": _task_examples(state["pool"]),
         },
         call_key(state),
     )
     update: dict[str, Any] = {"calls": [out.record.model_dump()]}
     if out.value is None:
         return update | reject(f"generator {generator} wrote no instruction: {out.error}")
-    return update | {"instruction": out.value}
+    return update | {"instruction": out.value.instruction}  # type: ignore[attr-defined]
 
 
 async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
-    """Stage 2c: the Generator answers its own instruction."""
+    """Stage 2c: the Generator answers its own instruction; an answer that only restates the
+    instruction is rejected before any reviewer sees it (:mod:`gra_graph.drafts`)."""
     generator = state["roles"]["generator"]
     out = await ask_stage(
         runtime.context,
@@ -77,4 +100,7 @@ async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[
     update: dict[str, Any] = {"calls": [out.record.model_dump()]}
     if out.value is None:
         return update | reject(f"generator {generator} wrote no response: {out.error}")
-    return update | {"response": out.value}
+    update["response"] = out.value
+    if restates_instruction(state["instruction"], str(out.value)):
+        return update | reject(f"generator {generator} restated the instruction, not answered it")
+    return update

@@ -48,8 +48,13 @@ DEFAULTS: dict[str, Reply] = {
 }
 
 
+def is_instruction_prompt(prompt: str) -> bool:
+    """Whether ``prompt`` asks the Generator for a new instruction (stage 2b)."""
+    return "Write ONE new task" in prompt
+
+
 def default_text(prompt: str) -> str:
-    if prompt.startswith("Write one new task"):
+    if is_instruction_prompt(prompt):
         return "Write a memoized recursive Fibonacci function in Python."
     if prompt.startswith("Improve your answer"):
         return "def fib(n, memo={}):  # revised\n    ..."
@@ -70,6 +75,14 @@ class ScriptedChatModel(SchemaChatModel):
         prompt = messages[-1].text
         title = json.loads(kwargs["json_schema"])["title"] if kwargs.get("json_schema") else "text"
         self.prompts.append((title, prompt))
+        if title == "InstructionDraft" and title not in self.replies:
+            # scripts write instructions as text, like every other free-text draft; the
+            # stage wants them wrapped in its JSON (an empty text stays an empty reply)
+            text = self._reply("text", prompt)
+            return json.dumps({"instruction": text}) if text else text
+        return self._reply(title, prompt)
+
+    def _reply(self, title: str, prompt: str) -> str:
         reply = self.replies.get(title, DEFAULTS.get(title))
         if reply is None:
             return default_text(prompt)

@@ -1,0 +1,98 @@
+"""The Generator's stages: real tasks as few-shot examples, coherent keyword sources, an
+instruction that ends where its JSON ends, and answers that restate the task caught early."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gra_graph.drafts import restates_instruction
+from gra_graph.pools import EXAMPLE_CHARS, pool_entry
+from gra_graph.runner import Runner
+from gra_graph.state import Seed
+from tests.support.fakes import committee_config, fake_members
+
+
+@pytest.mark.parametrize(
+    ("instruction", "response"),
+    [
+        ("Solve for x: 3x + 7 = 22.", "Solve for x: 3x + 7 = 22"),
+        ("Write a haiku about rain.", "Sure! Write a haiku about rain."),
+        ("Write a haiku about rain.", "write a haiku about the rain"),
+        ("Name the capital of France.", ""),
+    ],
+)
+def test_restatements_are_caught(instruction: str, response: str):
+    assert restates_instruction(instruction, response)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "response"),
+    [
+        ("Solve for x: 3x + 7 = 22.", "Subtract 7: 3x = 15, so x = 5."),
+        ("Name the capital of France.", "Paris."),
+        (
+            "Write a haiku about rain.",
+            "Soft rain on the roof\nthe gutters hum a low song\nthe street turns to glass",
+        ),
+    ],
+)
+def test_answers_are_not_restatements(instruction: str, response: str):
+    assert not restates_instruction(instruction, response)
+
+
+def seed(i: int, instruction: str) -> Seed:
+    return Seed(
+        instruction=instruction,
+        response=f"answer {i}",
+        domain="coding",
+        keywords=[f"kw{i}a", f"kw{i}b", f"kw{i}c"],
+        summary=f"summary {i}",
+    )
+
+
+def test_pool_keeps_the_instruction_unless_too_long():
+    assert pool_entry(seed(0, "Reverse a list.")).instruction == "Reverse a list."
+    assert pool_entry(seed(1, "x" * (EXAMPLE_CHARS + 1))).instruction is None
+
+
+async def run_one(tmp_path: Path, replies: dict, **overrides):
+    config = committee_config(generation={"few_shot": 3, **overrides})
+    members = fake_members(config, {"gen": replies})
+    seeds = [seed(i, f"Task number {i}: reverse a list of {i} items.") for i in range(3)]
+    runner = Runner(config, seeds, tmp_path / "run", members=members)
+    async with runner:
+        records = [r async for r in runner.records()]
+    return records, members["gen"].chat_model.prompts
+
+
+async def test_instruction_prompt_shows_real_tasks_and_summaries(tmp_path: Path):
+    _, prompts = await run_one(tmp_path, {})
+    asked = [p for title, p in prompts if title == "InstructionDraft"]
+    assert asked
+    for prompt in asked:
+        assert prompt.count("- Task: Task number") == 3
+        assert prompt.count("About: summary") == 3
+
+
+@pytest.mark.parametrize(("sources", "shown"), [(1, 1), (2, 2), (None, 3)])
+async def test_keyword_sources_limit_what_the_triple_is_composed_from(
+    tmp_path: Path, sources: int | None, shown: int
+):
+    _, prompts = await run_one(tmp_path, {}, keyword_sources=sources)
+    composed = [p for title, p in prompts if title == "KeywordTriple"]
+    assert composed
+    assert all(p.count("- keywords: kw") == shown for p in composed)
+
+
+async def test_an_answer_that_restates_the_instruction_is_rejected(tmp_path: Path):
+    def echo(title: str, prompt: str) -> str:
+        if "Write ONE new task" in prompt:
+            return "Reverse the words of a sentence in Python."
+        return "Reverse the words of a sentence in Python"
+
+    records, _ = await run_one(tmp_path, {"text": echo})
+    assert records and all(r.status == "rejected" for r in records)
+    assert all("restated the instruction" in r.reason for r in records)
+    assert all(not r.reviews and not r.checks for r in records)
