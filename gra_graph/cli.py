@@ -252,6 +252,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--engine", choices=["batched", "simple"], default=None)
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="evaluate run directories: rates, diversity, lengths, domains, agreement, cost",
+        description="Evaluate one run directory, or several side by side (one column each); a "
+        "run still in progress is evaluated on the records written so far. Reports acceptance, "
+        "adjudication, revision and instruction-check pass rates; distinct-1/2 and word lengths "
+        "(min, quartiles, max) of instructions and responses; mean pairwise cosine distance and "
+        "near-duplicates at the run's dedup threshold with the all-MiniLM-L6-v2 embedder (left "
+        "out, with the reason, when its package is missing); the domain mix; Krippendorff's "
+        "alpha between reviewers per score dimension (interval) and per instruction-check "
+        "criterion (nominal), abstentions counted as missing; and tokens, model seconds and "
+        "calls per accepted sample, per role and per member.",
+    )
+    evaluate.add_argument(
+        "run_dirs", type=_path, nargs="+", metavar="RUN_DIR", help="run directories"
+    )
+    evaluate.add_argument(
+        "--json", type=_path, default=None, metavar="FILE", help="also write every figure here"
+    )
+    evaluate.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="near-duplicate cosine threshold (default: the dedup.threshold of each run's "
+        "graph file, if it is unchanged since the run; else 0.9)",
+    )
+    evaluate.add_argument(
+        "--no-embeddings",
+        action="store_true",
+        help="skip the embedding figures (no MiniLM load)",
+    )
     return parser
 
 
@@ -273,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             return _models(args, console)
         if args.command == "bench-review":
             return asyncio.run(_bench_review(args, console))
+        if args.command == "eval":
+            return _eval(args, console)
         return _draw(args)
     except USER_ERRORS as exc:
         console.print(
@@ -643,6 +678,30 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
     if args.markdown:
         write_markdown(report, args.markdown)
         console.print(f"markdown: {safe(args.markdown)}", highlight=False)
+    return 0
+
+
+def _eval(args: argparse.Namespace, console: Console) -> int:
+    """``gra eval``: the figures are :mod:`gra_graph.evaluation`'s; this reads the arguments."""
+    from gra_graph.evaluation.evaluate import evaluate_run, minilm_embedder
+    from gra_graph.evaluation.report import notes, tables, write_json
+    from gra_graph.rundirs import RunDir
+
+    if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
+        raise GraphConfigError(f"--threshold must be in (0, 1], got {args.threshold}")
+    for path in args.run_dirs:  # every directory checked before any work
+        RunDir(path).manifest()
+    embedder = None if args.no_embeddings else minilm_embedder
+    evaluations = [evaluate_run(p, args.threshold, embedder) for p in args.run_dirs]
+    # piped output has no terminal width to fit: keep rows whole rather than 80 columns
+    out = Console(emoji=False) if sys.stdout.isatty() else Console(emoji=False, width=160)
+    for table in tables(evaluations):
+        out.print(table)
+    for note in notes(evaluations):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    if args.json:
+        write_json(evaluations, args.json)
+        console.print(f"json: {safe(args.json)}", highlight=False)
     return 0
 
 
