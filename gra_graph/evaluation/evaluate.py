@@ -280,7 +280,7 @@ def evaluate_run(
         notes.append(f"embedding figures {unavailable}")
     status = run_dir.status(manifest)
     if status != "complete":
-        notes.append(f"the run is {status}: figures cover the records written so far")
+        notes.append(f"status {status}: the figures cover the records written so far")
     try:
         expected = int(manifest.get("seeds", 0)) * int(manifest.get("samples_per_seed", 1))
     except (TypeError, ValueError):

@@ -192,6 +192,8 @@ def _cost_rows(evaluations: Sequence[RunEvaluation], per_accepted: bool) -> list
 
         return show
 
+    if per_accepted and not any(e.cost_per_accepted for e in evaluations):
+        return [("all calls", cell("total", None))]  # nothing to break down
     return [
         ("all calls", cell("total", None)),
         *((f"role: {safe(r)}", cell("by_role", r)) for r in roles),
