@@ -275,7 +275,7 @@ def evaluate_run(
         notes.append(f"{tally.duplicates} duplicate record line(s) counted once")
     limit, source = dedup_threshold(run_dir, manifest, threshold)
     notes.append(f"near-duplicate threshold {limit}: {source}")
-    embed, unavailable = embedder() if embedder else (None, "skipped (--no-embeddings)")
+    embed, unavailable = embedder() if embedder else (None, "skipped: --no-embeddings")
     if unavailable:
         notes.append(f"embedding figures {unavailable}")
     status = run_dir.status(manifest)

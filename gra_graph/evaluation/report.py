@@ -41,20 +41,17 @@ def _count_rate(count: int, value: float | None) -> str:
 def _spread(value: Spread | None) -> str:
     if value is None:
         return "-"
-    return (
-        f"min {value.min:g} · p25 {value.p25:g} · median {value.median:g} · "
-        f"p75 {value.p75:g} · max {value.max:g}"
-    )
+    return " / ".join(f"{v:g}" for v in (value.min, value.p25, value.median, value.p75, value.max))
 
 
 def _near(semantic: Semantic) -> str:
-    if semantic.unavailable:
-        return f"- ({safe(semantic.unavailable)})"
+    if semantic.unavailable:  # its first words ("unavailable", "skipped"); the notes say why
+        return f"- ({safe(semantic.unavailable.split(':')[0])})"
     if semantic.near_duplicate_pairs is None:
         return "- (fewer than 2 samples)"
     return (
-        f"{semantic.near_duplicate_pairs} pairs ({_pct(semantic.near_duplicate_pair_rate)}); "
-        f"dedup would drop {_pct(semantic.near_duplicate_rate)}"
+        f"{semantic.near_duplicate_pairs} pairs ({_pct(semantic.near_duplicate_pair_rate)}), "
+        f"dedup drops {_pct(semantic.near_duplicate_rate)}"
     )
 
 
@@ -132,8 +129,8 @@ def _text_rows(label: str, pick: Callable[[RunEvaluation], TextFigures]) -> list
             "distinct-1 / distinct-2, responses",
             lambda e: f"{_num(lex(e).distinct_1_response)} / {_num(lex(e).distinct_2_response)}",
         ),
-        ("instruction length, words", lambda e: _spread(lex(e).instruction_words)),
-        ("response length, words", lambda e: _spread(lex(e).response_words)),
+        ("instruction words: min/p25/median/p75/max", lambda e: _spread(lex(e).instruction_words)),
+        ("response words: min/p25/median/p75/max", lambda e: _spread(lex(e).response_words)),
         ("mean pairwise cosine distance", lambda e: _distance(pick(e).semantic)),
         (
             "near-duplicates (cosine >= threshold)",
