@@ -700,7 +700,15 @@ def _eval(args: argparse.Namespace, console: Console) -> int:
     for note in notes(evaluations):
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     if args.json:
-        write_json(evaluations, args.json)
+        try:
+            write_json(evaluations, args.json)
+        except OSError as exc:
+            console.print(
+                f"[red]error:[/] cannot write {safe(args.json)}: {safe(exc.strerror or exc)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return EXIT_INPUT
         console.print(f"json: {safe(args.json)}", highlight=False)
     return 0
 

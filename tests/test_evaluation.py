@@ -399,3 +399,10 @@ def test_a_directory_without_a_run_is_one_error_line_and_exit_2(
 def test_a_bad_threshold_is_refused(two_runs, capsys):
     assert main(["eval", str(two_runs[0]), "--threshold", "1.5"]) == EXIT_INPUT
     assert "--threshold" in capsys.readouterr().err
+
+
+def test_an_unwritable_json_file_is_one_error_line(two_runs, tmp_path: Path, capsys):
+    target = tmp_path / "no-such-dir" / "e.json"
+    assert main(["eval", str(two_runs[0]), "--json", str(target)]) == EXIT_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: cannot write") and "No such file" in err[-1]
