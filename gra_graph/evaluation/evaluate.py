@@ -120,6 +120,51 @@ class _Tally:
         self.checks = {c: RatingTable() for c in CHECK_CRITERIA}
         self.cost = CostBreakdown()
 
+    @classmethod
+    def read(cls, run_dir: RunDir) -> _Tally:
+        """Stream the run's records (each (seed, sample) once) and its annotation calls."""
+        tally = cls()
+        seen: set[tuple[int, int]] = set()
+        for row in run_dir.journal_rows(run_dir.records_path):
+            try:
+                record = Record.model_validate(row)
+            except ValidationError:
+                tally.unreadable += 1
+                continue
+            if record.key in seen:
+                tally.duplicates += 1
+                continue
+            seen.add(record.key)
+            tally.add(record)
+        for row in run_dir.journal_rows(run_dir.annotations_path):
+            try:
+                tally.cost.add([CallRecord.model_validate(row.get("call"))])
+            except ValidationError:
+                tally.unreadable += 1
+        return tally
+
+    def outcome(self, status: str, expected: int, kept: int | None) -> Outcome:
+        """The counts and their rates."""
+        c = self.counts
+        return Outcome(
+            status=status,
+            expected=expected,
+            seed_samples=self.records,
+            accepted=c["accepted"],
+            rejected=c["rejected"],
+            kept_after_dedup=kept,
+            adjudicated=c["adjudicated"],
+            revised=c["revised"],
+            checked=c["checked"],
+            check_passed=c["check_passed"],
+            abstentions=c["abstentions"],
+            acceptance_rate=_round(rate(c["accepted"], self.records)),
+            adjudication_rate=_round(rate(c["adjudicated"], self.records)),
+            revision_rate=_round(rate(c["revised"], self.records)),
+            check_pass_rate=_round(rate(c["check_passed"], c["checked"])),
+            rejection_reasons=dict(self.reasons.most_common()),
+        )
+
     def add(self, record: Record) -> None:
         self.records += 1
         accepted = record.status == "accepted"
@@ -246,24 +291,7 @@ def evaluate_run(
     run_dir = RunDir(path)
     manifest = run_dir.manifest()
     notes: list[str] = []
-    tally = _Tally()
-    seen: set[tuple[int, int]] = set()
-    for row in run_dir.journal_rows(run_dir.records_path):
-        try:
-            record = Record.model_validate(row)
-        except ValidationError:
-            tally.unreadable += 1
-            continue
-        if record.key in seen:
-            tally.duplicates += 1
-            continue
-        seen.add(record.key)
-        tally.add(record)
-    for row in run_dir.journal_rows(run_dir.annotations_path):
-        try:
-            tally.cost.add([CallRecord.model_validate(row.get("call"))])
-        except ValidationError:
-            tally.unreadable += 1
+    tally = _Tally.read(run_dir)
     kept = (
         sum(1 for _ in run_dir.journal_rows(run_dir.accepted_path))
         if run_dir.accepted_path.is_file()
@@ -285,25 +313,7 @@ def evaluate_run(
         expected = int(manifest.get("seeds", 0)) * int(manifest.get("samples_per_seed", 1))
     except (TypeError, ValueError):
         raise RunInfoError(f"{run_dir.run_file} is damaged: seeds is not a number") from None
-    c = tally.counts
-    outcome = Outcome(
-        status=status,
-        expected=expected,
-        seed_samples=tally.records,
-        accepted=c["accepted"],
-        rejected=c["rejected"],
-        kept_after_dedup=kept,
-        adjudicated=c["adjudicated"],
-        revised=c["revised"],
-        checked=c["checked"],
-        check_passed=c["check_passed"],
-        abstentions=c["abstentions"],
-        acceptance_rate=_round(rate(c["accepted"], tally.records)),
-        adjudication_rate=_round(rate(c["adjudicated"], tally.records)),
-        revision_rate=_round(rate(c["revised"], tally.records)),
-        check_pass_rate=_round(rate(c["check_passed"], c["checked"])),
-        rejection_reasons=dict(tally.reasons.most_common()),
-    )
+    outcome = tally.outcome(status, expected, kept)
     domains = [d for d in DOMAINS if d in tally.domains_all]
     domains += sorted(d for d in tally.domains_all if d not in DOMAINS)
     return RunEvaluation(
@@ -319,7 +329,7 @@ def evaluate_run(
         score_agreement=_ordered(tally.scores, (*SCORE_DIMENSIONS, COMPOSITE), "interval"),
         check_agreement=_ordered(tally.checks, CHECK_CRITERIA, "nominal"),
         cost=tally.cost.ordered(),
-        cost_per_accepted=tally.cost.ordered().per(c["accepted"]),
+        cost_per_accepted=tally.cost.ordered().per(outcome.accepted),
         notes=notes,
     )
 
