@@ -251,6 +251,24 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, default=8, metavar="K", help="judge calls in flight (default: 8)"
     )
     bench.add_argument("--engine", choices=["batched", "simple"], default=None)
+    bench.add_argument(
+        "--scoring",
+        choices=["sampled", "expected"],
+        default=None,
+        help="override the graph's judging.scoring (expected also reports the written scores)",
+    )
+    bench.add_argument(
+        "--score-order",
+        choices=["fixed", "shuffled", "one_per_call"],
+        default=None,
+        help="override the graph's judging.score_order",
+    )
+    bench.add_argument(
+        "--check-rule",
+        choices=["any_fail", "majority", "mean_probability"],
+        default=None,
+        help="override the graph's judging.check_rule (every rule is reported either way)",
+    )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
 
     evaluate = sub.add_parser(
@@ -620,6 +638,8 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.bench.cache import BenchCacheError
     from gra_graph.bench.pairs import PairsFileError, read_pairs
     from gra_graph.bench.report import BenchProgress, tables, write_json, write_markdown
+    from gra_graph.config import Judging
+    from gra_graph.prompts import load_prompts
 
     for flag, value in (("--limit", args.limit), ("--concurrency", args.concurrency)):
         if value is not None and value < 1:
@@ -629,6 +649,20 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
         config = config.model_copy(
             update={"engine": config.engine.model_copy(update={"kind": args.engine})}
         )
+    judging = {
+        key: value
+        for key, value in (
+            ("scoring", args.scoring),
+            ("score_order", args.score_order),
+            ("check_rule", args.check_rule),
+        )
+        if value is not None
+    }
+    if judging:
+        config = config.model_copy(
+            update={"judging": Judging.model_validate({**config.judging.model_dump(), **judging})}
+        )
+        load_prompts(config)  # a prompt that cannot be asked in the new order fails here
     if args.members:
         config = restrict_members(config, [n.strip() for n in args.members.split(",") if n.strip()])
     try:

@@ -213,7 +213,7 @@ async def test_report_json_markdown_and_tables_hold_the_required_keys(tmp_path: 
     text = markdown(report)
     assert "| committee+adjudicator | committee+adjudicator | 0.833 |" in text
     assert "off_topic (1)" in text
-    assert len(tables(report)) == 5
+    assert len(tables(report)) == 8  # main, 4 breakdowns, scoring, check rules, position bias
 
 
 def test_auroc_matches_counting_every_pair():
