@@ -305,3 +305,18 @@ def test_shipped_graphs_judge_as_documented():
     assert qwen.judging.scoring == "expected"
     assert len(qwen.members) == 5 and {m.model for m in qwen.members} == {"qwen2.5-coder-0.5b"}
     load_prompts(qwen)
+
+
+def test_drawings_label_the_check_edges_by_the_rule():
+    from langgraph.graph import END
+
+    from gra_graph.drawing import edge_rules
+
+    def fail_label(**judging: Any) -> str:
+        return edge_rules(committee_config(judging=judging))["gather_checks", END].clauses[0]
+
+    assert fail_label() == "any reviewer fails a check"
+    assert fail_label(check_rule="majority") == "a majority fails a criterion"
+    assert fail_label(check_rule="mean_probability", check_threshold=0.4) == (
+        "mean P(pass) < 0.4 on a criterion"
+    )
