@@ -363,7 +363,10 @@ class RunDir:
         names = [*LAYOUT]
         journals = (RECORDS_FILE, ANNOTATIONS_FILE, ITERATIONS_FILE)
         names += [self.corrupt_path(self.path / n).name for n in journals]
-        names += [f".{n}.tmp" for n in (RUN_FILE, RECORDS_FILE, DEDUP_FILE, ACCEPTED_FILE)]
+        names += [
+            f".{n}.tmp"
+            for n in (RUN_FILE, RECORDS_FILE, ITERATIONS_FILE, DEDUP_FILE, ACCEPTED_FILE)
+        ]
         names += [f".{SUMMARY_FILE}.tmp"]
         for name in names:
             path = self.path / name
