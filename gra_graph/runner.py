@@ -138,6 +138,7 @@ class Runner:
     Use as an async context manager; :meth:`records` yields each seed-sample's record as it
     finishes. Everything that can be wrong with the inputs (prompts, model files, the output
     directory) fails in ``__aenter__``, before any model call and before anything is written.
+    ``iterations`` runs the paper's rounds (see the module docstring); 1 is one round.
 
     Example:
         >>> async with Runner(config, seeds, "runs/demo") as runner:  # doctest: +SKIP
@@ -317,9 +318,10 @@ class Runner:
     def records(self) -> AsyncIterator[Record]:
         """Run every unfinished seed-sample; yield each record as its thread ends.
 
-        Records that an earlier, interrupted run already wrote are yielded first. Leaving the
-        ``async with`` block before the last record cancels the seed-samples in flight (their
-        checkpoints are kept) and marks the run ``interrupted``.
+        Records that an earlier, interrupted run already wrote are yielded first (with several
+        iterations, at the start of their iteration). Leaving the ``async with`` block before
+        the last record cancels the seed-samples in flight (their checkpoints are kept) and
+        marks the run ``interrupted``.
         """
         gen = self._records()
         self._generators.append(gen)
