@@ -16,7 +16,7 @@ from gra_graph.config import GraphConfig
 from gra_graph.crashpoints import ENV_VAR
 from gra_graph.rundirs import RunDir, run_info
 from gra_graph.runner import RunDirectoryError, Runner
-from gra_graph.state import Record, Seed
+from gra_graph.state import SCORE_DIMENSIONS, Record, Seed
 from tests.support.fakes import (
     CHECK_FAIL,
     VARIED,
@@ -479,3 +479,31 @@ def test_summary_table_shows_each_iteration():
     single = Console(width=120, record=True)
     single.print(summary_table(RunSummary(iterations=[IterationCounts(iteration=1)])))
     assert "iteration" not in single.export_text()  # one iteration: the table as it was
+
+
+async def test_a_paused_iteration_is_not_finished_and_resumes_into_the_next(tmp_path: Path):
+    cfg = config()
+
+    def scores(value: int) -> dict[str, str]:
+        row = {**dict.fromkeys(SCORE_DIMENSIONS, value), "strengths": "", "weaknesses": ""}
+        return {"ScoreOutput": json.dumps(row)}
+
+    # mu 8.7 >= tau, sigma 1.9 > delta: a conflict, which the adjudicator decides
+    replies = {"gen": VARIED, "r1": scores(10), "r2": scores(10), "r3": scores(6)}
+    out = tmp_path / "run"
+    paused = Runner(
+        cfg,
+        SEEDS,
+        out,
+        members=fake_members(cfg, replies),
+        iterations=2,
+        interrupt_before=["adjudicate"],
+    )
+    assert await collect(paused) == []
+    assert paused.summary.status == "paused" and len(paused.paused) == 3
+    assert not (out / "iterations.jsonl").exists() or lines(out / "iterations.jsonl") == []
+    again = Runner(cfg, SEEDS, out, members=fake_members(cfg, replies), iterations=2)
+    records = await collect(again)
+    assert {r.iteration for r in records} == {1, 2}
+    assert all(r.adjudication is not None for r in records)
+    assert again.summary.complete
