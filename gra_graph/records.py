@@ -118,17 +118,19 @@ def kept_seed(record: Record) -> Seed:
     """The seed a kept sample becomes for the next iteration (docs/method.md, section 8).
 
     Its keywords and summary are the ones enrichment wrote. A sample whose enrichment failed
-    has no summary (and metadata that does not validate is dropped): it comes back
-    unannotated, and the next iteration annotates it like any seed without metadata.
+    has no summary, and metadata that does not validate is left out (the domain too, if it is
+    not one of the seven): such a seed comes back unannotated, and the next iteration
+    annotates it like any seed without metadata.
     """
     assert record.instruction and record.response, "only accepted records become seeds"
-    try:
-        return Seed(
-            instruction=record.instruction,
-            response=record.response,
-            domain=record.domain,  # type: ignore[arg-type]  # validated here
-            keywords=record.keywords,
-            summary=record.summary,
-        )
-    except ValidationError:
-        return Seed(instruction=record.instruction, response=record.response)
+    metadata = {"domain": record.domain, "keywords": record.keywords, "summary": record.summary}
+    for dropped in ((), ("keywords", "summary"), ("domain", "keywords", "summary")):
+        try:
+            return Seed(
+                instruction=record.instruction,
+                response=record.response,
+                **{k: v for k, v in metadata.items() if k not in dropped},
+            )
+        except ValidationError:
+            continue
+    raise AssertionError("a seed without metadata always validates")

@@ -408,7 +408,7 @@ def test_gra_resume_restores_the_iterations(tmp_path: Path):
     assert (info.status, info.iteration, info.iterations) == ("complete", 2, 3)
 
 
-def test_seed_file_for_iteration_two_keeps_unannotated_samples_unannotated():
+def test_a_kept_sample_becomes_a_seed_with_its_enrichment_or_is_annotated_again():
     from gra_graph.records import kept_seed
 
     record = Record.model_validate(
@@ -440,7 +440,9 @@ def test_seed_file_for_iteration_two_keeps_unannotated_samples_unannotated():
     assert seed == Seed(instruction="Q?", response="A.", domain="qa", keywords=["a", "b", "c"])
     assert not seed.annotated
     enriched = kept_seed(record.model_copy(update={"summary": "how a relates to b"}))
-    assert enriched.annotated
+    assert enriched.annotated and enriched.summary == "how a relates to b"
+    two_keywords = kept_seed(record.model_copy(update={"keywords": ["a", "b"], "summary": "s"}))
+    assert (two_keywords.domain, two_keywords.keywords, two_keywords.summary) == ("qa", None, None)
 
 
 def test_summary_table_shows_each_iteration():
