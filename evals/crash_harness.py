@@ -335,6 +335,7 @@ class Harness:
         self.expected = {(i, j) for i in range(n) for j in range(args.samples_per_seed)}
         self.reference_seconds = 0.0
         self.log: list[dict[str, Any]] = []
+        self.chosen = list(args.crash_at)
 
     def command(self, out: Path) -> list[str]:
         a = self.args
@@ -408,7 +409,11 @@ class Harness:
         Three draws per kill, whatever the run's state, so the sequence of kinds and points
         depends on ``--seed`` alone. A point the rest of the run cannot pass (annotation that
         is done) gives way to the next point in the list, so few attempts run to the end.
+        The kills named by ``--crash-at`` come first, in order, and draw nothing.
         """
+        if self.chosen:
+            chosen = self.chosen.pop(0)
+            return chosen, None, f"targeted {chosen.rpartition(':')[0]}"
         u_kind, u_point, u_amount = (self.rng.random() for _ in range(3))
         records, _ = journal(out / "records.jsonl")
         remaining = max(self.total - len(records), 1)
@@ -548,6 +553,14 @@ def main(argv: list[str] | None = None) -> int:
         "--iterations", type=int, default=1, help="gra run --iterations (default 1)"
     )
     parser.add_argument(
+        "--crash-at",
+        action="append",
+        default=[],
+        metavar="POINT:N",
+        help="deliver this kill first (repeatable, in order; counts toward --kills): SIGKILL at "
+        "the N-th pass of a crash point, e.g. after-checkpoint-commit:47",
+    )
+    parser.add_argument(
         "--lenient",
         action="store_true",
         help="decisions that keep samples, so later iterations have seeds on the tiny bundled "
@@ -620,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": args.concurrency,
             "seed": args.seed,
             "iterations": args.iterations,
+            "crash_at": args.crash_at,
             "lenient": args.lenient,
             "run_seed": args.run_seed,
             "graph": args.graph.name,
