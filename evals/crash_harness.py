@@ -30,9 +30,24 @@ Invariants checked when a round completes:
 
 Prints a JSON summary (and writes it with ``--json-out``); exits 1 if any invariant failed.
 
+``--iterations N`` runs ``gra run --iterations N`` (docs/method.md, section 8): kills then also
+land between iterations and in later ones, and ``iterations.jsonl`` (each iteration's commit:
+its counts, near-duplicate decisions and kept samples) must equal the reference's too. The
+seed-samples a round must end with are the reference run's, since later iterations grow from
+what earlier ones kept. The bundled 135M/270M models keep almost nothing, so iteration 2 would
+never start; ``--lenient`` makes them keep samples: one reviewer, tau 0, and an instruction
+check prompt (``evals/prompts/approve_instruction.txt``) that asks the reviewer to pass the
+task. Every model call is still real; only the decisions are made easy. It tests durability,
+never data quality.
+
 Example (a soak of 50 kills; about 15-30 minutes on 2 cores)::
 
     python evals/crash_harness.py --kills 50 --json-out crash-soak.json
+
+Across iterations, on the bundled models::
+
+    python evals/crash_harness.py --kills 6 --iterations 2 --lenient --seed-lines 0,5 \
+        --samples-per-seed 1
 """
 
 from __future__ import annotations
@@ -63,21 +78,45 @@ from gra_graph.rundirs import run_info  # noqa: E402
 
 # Smaller generation budgets than graphs/gra.yaml, so a round takes less time; the structured
 # stages keep budgets that fit their JSON (a cut-off JSON would only test abstentions).
-SMALL_BUDGETS = {"compose_keywords": 40, "write_instruction": 64, "write_response": 64,
-                 "revise": 64, "enrich": 80}
+SMALL_BUDGETS = {
+    "compose_keywords": 40,
+    "write_instruction": 64,
+    "write_response": 64,
+    "revise": 64,
+    "enrich": 80,
+}
+LENIENT = {"committee_size": 1, "thresholds": {"tau": 0.0, "delta": 10.0, "min_valid_reviews": 1}}
+APPROVE_PROMPT = ROOT / "evals" / "prompts" / "approve_instruction.txt"
 TIMING_FIELDS = {"seconds"}
-SUMMARY_FIELDS = ("seed_samples", "accepted", "rejected", "kept_after_dedup", "near_duplicates",
-                  "adjudicated", "revised", "abstentions", "errors", "completion_tokens",
-                  "prompt_tokens", "rejection_reasons")
+SUMMARY_FIELDS = (
+    "seed_samples",
+    "accepted",
+    "rejected",
+    "kept_after_dedup",
+    "near_duplicates",
+    "adjudicated",
+    "revised",
+    "abstentions",
+    "errors",
+    "completion_tokens",
+    "prompt_tokens",
+    "rejection_reasons",
+)
 
 
-def small_graph(source: Path, dest: Path) -> Path:
-    """A copy of ``source`` with smaller budgets and prompt paths that work from ``dest``."""
+def small_graph(source: Path, dest: Path, lenient: bool = False) -> Path:
+    """A copy of ``source`` with smaller budgets and prompt paths that work from ``dest``;
+    ``lenient``: decisions that keep samples (see ``--lenient``)."""
     raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     raw.setdefault("budgets", {}).update(SMALL_BUDGETS)
     base = source.parent.resolve()
     prompts = raw.get("prompts") or {}
     raw["prompts"] = {k: str((base / v).resolve()) for k, v in prompts.items()}
+    if lenient:
+        raw.update(LENIENT)
+        approve = dest.parent / APPROVE_PROMPT.name  # prompts may come from the graph's folder
+        shutil.copyfile(APPROVE_PROMPT, approve)
+        raw["prompts"]["check_instruction"] = str(approve)
     for member in raw.get("members", []):
         model = str(member.get("model", ""))
         if model.endswith(".gguf") and not Path(model).is_absolute():
@@ -122,14 +161,16 @@ def snapshot(run_dir: Path) -> dict[str, Any]:
     annotations, p2 = journal(run_dir / "annotations.jsonl")
     accepted, p3 = journal(run_dir / "accepted.jsonl")
     dedup, p4 = journal(run_dir / "dedup.jsonl")
+    iterations, p5 = journal(run_dir / "iterations.jsonl")
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     return {
         "records": records,
         "annotations": annotations,
         "accepted": accepted,
         "dedup": dedup,
+        "iterations": iterations,
         "summary": {k: summary.get(k) for k in SUMMARY_FIELDS},
-        "problems": p1 + p2 + p3 + p4,
+        "problems": p1 + p2 + p3 + p4 + p5,
         "status": json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("status"),
     }
 
@@ -150,18 +191,23 @@ async def _in_flight(run_dir: Path) -> tuple[Counter[str], dict[str, list[dict[s
     return nodes, calls
 
 
-def after_kill(run_dir: Path, total: int) -> tuple[str, dict[str, list[dict[str, Any]]]]:
-    """Where a kill landed, judged from the run directory, and the calls checkpointed so far."""
+def after_kill(
+    run_dir: Path, total: int, iterations: int = 1
+) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    """Where a kill landed, judged from the run directory, and the calls checkpointed so far
+    (with several iterations, prefixed by the iteration in progress)."""
     if not (run_dir / "run.json").exists():
         return "start-up (before run.json)", {}
     records, _ = journal(run_dir / "records.jsonl")
     if not (run_dir / "checkpoints.sqlite").exists():
         return "start-up", {}
     nodes, calls = asyncio.run(_in_flight(run_dir))
+    finished = len(journal(run_dir / "iterations.jsonl")[0])
+    where = f"iteration {min(finished + 1, iterations)}: " if iterations > 1 else ""
     if len(records) >= total:
         return "end of run (dedup, accepted.jsonl, summary)", calls
     if not nodes:
-        return "annotation or between samples", calls
+        return f"{where}annotation, between samples or between iterations", calls
     stages = {"compose_keywords", "write_instruction", "write_response", "draw_roles"}
     review = {"check_instruction", "gather_checks", "score_response", "decide"}
     kinds = []
@@ -171,7 +217,7 @@ def after_kill(run_dir: Path, total: int) -> tuple[str, dict[str, list[dict[str,
         kinds.append("review fan-out")
     if nodes.keys() - stages - review:
         kinds.append("+".join(sorted(nodes.keys() - stages - review)))
-    return " & ".join(kinds), calls
+    return where + " & ".join(kinds), calls
 
 
 def compare(
@@ -220,14 +266,21 @@ def compare(
             tolerated = before_first_kill is not None and key[0] not in before_first_kill["seeds"]
             (diverged if tolerated else issues).append(line)
     if not diverged:
+        if reference["iterations"] != got["iterations"]:
+            issues.append("iterations.jsonl differs from the reference")
         if reference["accepted"] != got["accepted"]:
             issues.append("accepted.jsonl differs from the reference")
         if reference["dedup"] != got["dedup"]:
             issues.append("dedup.jsonl differs from the reference")
         if reference["summary"] != got["summary"]:
             issues.append(f"summary counts differ: {reference['summary']} vs {got['summary']}")
-    return {"issues": issues, "duplicates": duplicates, "lost": lost,
-            "mismatches": len(mismatched), "diverged_after_resume": diverged}
+    return {
+        "issues": issues,
+        "duplicates": duplicates,
+        "lost": lost,
+        "mismatches": len(mismatched),
+        "diverged_after_resume": diverged,
+    }
 
 
 def checkpointed_calls_kept(
@@ -268,7 +321,7 @@ class Harness:
         self.args = args
         self.work = work
         self.rng = random.Random(args.seed)
-        self.graph = small_graph(args.graph, work / "graph.yaml")
+        self.graph = small_graph(args.graph, work / "graph.yaml", args.lenient)
         self.seeds = work / "seeds.jsonl"
         lines = args.seeds.read_text(encoding="utf-8").splitlines()
         self.seeds.write_text("".join(lines[i] + "\n" for i in args.seed_lines), encoding="utf-8")
@@ -277,19 +330,37 @@ class Harness:
         self.unannotated = sum(
             not (s.get("domain") and s.get("keywords") and s.get("summary")) for s in chosen
         )
+        # iteration 1's seed-samples; with more iterations, the reference run says how many
         self.total = n * args.samples_per_seed
         self.expected = {(i, j) for i in range(n) for j in range(args.samples_per_seed)}
         self.reference_seconds = 0.0
         self.log: list[dict[str, Any]] = []
+        self.chosen = list(args.crash_at)
 
     def command(self, out: Path) -> list[str]:
         a = self.args
         if a.resume_with == "resume" and (out / "run.json").exists():
             return [sys.executable, "-m", "gra_graph.cli", "resume", str(out), "--quiet"]
-        return [sys.executable, "-m", "gra_graph.cli", "run", str(self.graph), "--seeds",
-                str(self.seeds), "--out", str(out), "--samples-per-seed",
-                str(a.samples_per_seed), "--concurrency", str(a.concurrency), "--seed",
-                str(a.run_seed), "--quiet"]
+        return [
+            sys.executable,
+            "-m",
+            "gra_graph.cli",
+            "run",
+            str(self.graph),
+            "--seeds",
+            str(self.seeds),
+            "--out",
+            str(out),
+            "--samples-per-seed",
+            str(a.samples_per_seed),
+            "--concurrency",
+            str(a.concurrency),
+            "--seed",
+            str(a.run_seed),
+            "--iterations",
+            str(a.iterations),
+            "--quiet",
+        ]
 
     def launch(self, out: Path, crash_at: str | None, delay: float | None) -> tuple[int, float]:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -297,8 +368,14 @@ class Harness:
         if crash_at:
             env[ENV_VAR] = crash_at
         started = time.perf_counter()
-        proc = subprocess.Popen(self.command(out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            self.command(out),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             if delay is None:
                 _, err = proc.communicate(timeout=self.args.run_timeout)
@@ -321,7 +398,10 @@ class Harness:
         rc, seconds = self.launch(out, None, None)
         assert rc == 0
         self.reference_seconds = seconds
-        return snapshot(out)
+        reference = snapshot(out)
+        self.expected = {(r["seed_index"], r["sample_index"]) for r in reference["records"]}
+        self.total = len(self.expected)
+        return reference
 
     def next_kill(self, out: Path) -> tuple[str | None, float | None, str]:
         """A targeted crash point or a timed delay for the next attempt.
@@ -329,20 +409,31 @@ class Harness:
         Three draws per kill, whatever the run's state, so the sequence of kinds and points
         depends on ``--seed`` alone. A point the rest of the run cannot pass (annotation that
         is done) gives way to the next point in the list, so few attempts run to the end.
+        The kills named by ``--crash-at`` come first, in order, and draw nothing.
         """
+        if self.chosen:
+            chosen = self.chosen.pop(0)
+            return chosen, None, f"targeted {chosen.rpartition(':')[0]}"
         u_kind, u_point, u_amount = (self.rng.random() for _ in range(3))
         records, _ = journal(out / "records.jsonl")
         remaining = max(self.total - len(records), 1)
         if u_kind < self.args.targeted_share:
             annotated = len(journal(out / "annotations.jsonl")[0])
-            reachable = [p for p in POINTS
-                         if p != "mid-annotations-append" or annotated < self.unannotated]
+            reachable = [
+                p for p in POINTS if p != "mid-annotations-append" or annotated < self.unannotated
+            ]
             point = reachable[int(u_point * len(reachable))]
             # how often the point is passed in the rest of the run, at least (a seed-sample
             # rejected at the instruction check commits about 15 times)
-            passes = {"before-checkpoint-commit": remaining * 8,
-                      "after-checkpoint-commit": remaining * 8,
-                      "mid-records-append": remaining, "after-records-append": remaining}
+            left = max(self.args.iterations - len(journal(out / "iterations.jsonl")[0]), 1)
+            passes = {
+                "before-checkpoint-commit": remaining * 8,
+                "after-checkpoint-commit": remaining * 8,
+                "mid-records-append": remaining,
+                "after-records-append": remaining,
+                "mid-iterations-append": left,
+                "after-iterations-append": left,
+            }
             n = 1 + int(u_amount * passes.get(point, 1))
             return f"{point}:{n}", None, f"targeted {point}"
         # load time plus the model time left, as the reference run took it
@@ -362,7 +453,7 @@ class Harness:
             if rc == 0:
                 break
             entry: dict[str, Any] = {"kind": kind, "after_s": round(seconds, 2)}
-            landed, calls = after_kill(out, self.total)
+            landed, calls = after_kill(out, self.total, self.args.iterations)
             snapshots.append(calls)
             if crash_at:
                 entry["crash_at"] = crash_at
@@ -382,8 +473,10 @@ class Harness:
         got = snapshot(out)
         tolerate = self.args.tolerate_engine_divergence
         verdict = compare(
-            reference, got, self.expected, (before_first_kill or {"records": set(), "seeds": set()})
-            if tolerate else None
+            reference,
+            got,
+            self.expected,
+            (before_first_kill or {"records": set(), "seeds": set()}) if tolerate else None,
         )
         issues = verdict["issues"]
         issues += checkpointed_calls_kept(snapshots, got["records"])
@@ -392,20 +485,35 @@ class Harness:
             issues.append(f"{left} thread(s) still have checkpoints after completion")
         # a killed run is listed as crashed; as complete only if it had completed before the
         # kill (a kill after run.json said complete, or before the next start rewrote it)
-        wrong = [(k["listed_as"], k["records_at_kill"]) for k in kills if "listed_as" in k
-                 and not (k["listed_as"] == "crashed" or (k["listed_as"] == "complete"
-                                                          and k["records_at_kill"] == self.total))]
+        wrong = [
+            (k["listed_as"], k["records_at_kill"])
+            for k in kills
+            if "listed_as" in k
+            and not (
+                k["listed_as"] == "crashed"
+                or (k["listed_as"] == "complete" and k["records_at_kill"] == self.total)
+            )
+        ]
         if wrong:
             issues.append(f"gra runs listed killed runs as (status, records) {wrong}")
         if run_info(out).status != "complete":
             issues.append(f"gra runs lists the finished run as {run_info(out).status}")
         self.log.extend(kills)
-        result = {"round": number, "kills": len(kills), "resumes": len(kills),
-                  "records": len(got["records"]), "duplicates": verdict["duplicates"],
-                  "lost": verdict["lost"], "mismatches": verdict["mismatches"],
-                  "diverged_after_resume": verdict["diverged_after_resume"],
-                  "checkpointed_calls_checked": sum(len(c) for s in snapshots for c in s.values()),
-                  "issues": issues, "kill_log": kills}
+        per_iteration = Counter(r.get("iteration", 1) for r in got["records"])
+        result = {
+            "round": number,
+            "kills": len(kills),
+            "resumes": len(kills),
+            "records": len(got["records"]),
+            "records_per_iteration": dict(sorted(per_iteration.items())),
+            "duplicates": verdict["duplicates"],
+            "lost": verdict["lost"],
+            "mismatches": verdict["mismatches"],
+            "diverged_after_resume": verdict["diverged_after_resume"],
+            "checkpointed_calls_checked": sum(len(c) for s in snapshots for c in s.values()),
+            "issues": issues,
+            "kill_log": kills,
+        }
         print(json.dumps({k: v for k, v in result.items() if k != "kill_log"}), file=sys.stderr)
         if not issues and not self.args.keep:
             shutil.rmtree(out)
@@ -421,10 +529,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=5, help="kills to deliver in all (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="harness RNG seed (default 0)")
     parser.add_argument("--run-seed", type=int, default=0, help="gra run --seed (default 0)")
-    parser.add_argument("--graph", type=Path, default=ROOT / "graphs" / "gra.yaml",
-                        help="graph file; budgets are made smaller (default graphs/gra.yaml)")
-    parser.add_argument("--seeds", type=Path, default=ROOT / "examples" / "seeds.jsonl",
-                        help="seeds file to take --seed-lines from (default examples/seeds.jsonl)")
+    parser.add_argument(
+        "--graph",
+        type=Path,
+        default=ROOT / "graphs" / "gra.yaml",
+        help="graph file; budgets are made smaller (default graphs/gra.yaml)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=Path,
+        default=ROOT / "examples" / "seeds.jsonl",
+        help="seeds file to take --seed-lines from (default examples/seeds.jsonl)",
+    )
     parser.add_argument(
         "--seed-lines",
         type=lambda text: [int(x) for x in text.split(",")],
@@ -433,17 +549,49 @@ def main(argv: list[str] | None = None) -> int:
         "and a math seed, and a qa seed without metadata, so annotation runs too)",
     )
     parser.add_argument("--samples-per-seed", type=int, default=2, help="(default 2)")
-    parser.add_argument("--concurrency", type=int, default=1,
-                        help="gra run --concurrency (default 1: see README on determinism)")
-    parser.add_argument("--targeted-share", type=float, default=0.4,
-                        help="share of kills at a named crash point, the rest timed (0.4)")
-    parser.add_argument("--resume-with", choices=["run", "resume"], default="run",
-                        help="resume with the same `gra run` command (default) or `gra resume`")
     parser.add_argument(
-        "--tolerate-engine-divergence", action="store_true",
+        "--iterations", type=int, default=1, help="gra run --iterations (default 1)"
+    )
+    parser.add_argument(
+        "--crash-at",
+        action="append",
+        default=[],
+        metavar="POINT:N",
+        help="deliver this kill first (repeatable, in order; counts toward --kills): SIGKILL at "
+        "the N-th pass of a crash point, e.g. after-checkpoint-commit:47",
+    )
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="decisions that keep samples, so later iterations have seeds on the tiny bundled "
+        "models: one reviewer, tau 0, an instruction check prompt that asks for a pass "
+        "(durability, not quality)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="gra run --concurrency (default 1: see README on determinism)",
+    )
+    parser.add_argument(
+        "--targeted-share",
+        type=float,
+        default=0.4,
+        help="share of kills at a named crash point, the rest timed (0.4)",
+    )
+    parser.add_argument(
+        "--resume-with",
+        choices=["run", "resume"],
+        default="run",
+        help="resume with the same `gra run` command (default) or `gra resume`",
+    )
+    parser.add_argument(
+        "--tolerate-engine-divergence",
+        action="store_true",
         help="records and annotations computed after a resume may differ from the reference "
         "(model output that depends on the model's call history; see README); what was on disk "
-        "before a round's first kill must still match, and every other invariant holds")
+        "before a round's first kill must still match, and every other invariant holds",
+    )
     parser.add_argument("--run-timeout", type=float, default=900, help="seconds per run")
     parser.add_argument("--work", type=Path, default=None, help="work directory (default: temp)")
     parser.add_argument("--keep", action="store_true", help="keep every round's directory")
@@ -464,22 +612,35 @@ def main(argv: list[str] | None = None) -> int:
         "resumes": sum(r["resumes"] for r in rounds),
         "rounds": len(rounds),
         "records_checked": sum(r["records"] for r in rounds),
+        "records_per_iteration": dict(
+            sum((Counter(r["records_per_iteration"]) for r in rounds), Counter())
+        ),
         "duplicates": sum(r["duplicates"] for r in rounds),
         "lost": sum(r["lost"] for r in rounds),
         "mismatches": sum(r["mismatches"] for r in rounds),
-        "diverged_after_resume": [f"round {r['round']}: {d}" for r in rounds
-                                  for d in r["diverged_after_resume"]],
+        "diverged_after_resume": [
+            f"round {r['round']}: {d}" for r in rounds for d in r["diverged_after_resume"]
+        ],
         "checkpointed_calls_checked": sum(r["checkpointed_calls_checked"] for r in rounds),
         "issues": issues,
         "kills_by_kind": dict(Counter(k["kind"] for k in harness.log)),
         "timed_kills_landed": dict(Counter(k["landed"] for k in harness.log if "landed" in k)),
         "reference_run_seconds": round(harness.reference_seconds, 1),
         "harness_seconds": round(time.perf_counter() - started, 1),
-        "settings": {"seed_lines": args.seed_lines, "samples_per_seed": args.samples_per_seed,
-                     "concurrency": args.concurrency, "seed": args.seed,
-                     "run_seed": args.run_seed, "graph": args.graph.name,
-                     "targeted_share": args.targeted_share, "resume_with": args.resume_with,
-                     "tolerate_engine_divergence": args.tolerate_engine_divergence},
+        "settings": {
+            "seed_lines": args.seed_lines,
+            "samples_per_seed": args.samples_per_seed,
+            "concurrency": args.concurrency,
+            "seed": args.seed,
+            "iterations": args.iterations,
+            "crash_at": args.crash_at,
+            "lenient": args.lenient,
+            "run_seed": args.run_seed,
+            "graph": args.graph.name,
+            "targeted_share": args.targeted_share,
+            "resume_with": args.resume_with,
+            "tolerate_engine_divergence": args.tolerate_engine_divergence,
+        },
         "work": str(work),
     }
     text = json.dumps(summary, indent=2)
@@ -487,7 +648,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_out:
         args.json_out.write_text(text + "\n", encoding="utf-8")
         (args.json_out.with_suffix(".kills.jsonl")).write_text(
-            "".join(json.dumps(k) + "\n" for k in harness.log), encoding="utf-8")
+            "".join(json.dumps(k) + "\n" for k in harness.log), encoding="utf-8"
+        )
     if not args.work and not issues and not args.keep:
         shutil.rmtree(work)
     return 1 if issues else 0

@@ -98,6 +98,14 @@ def _parser() -> argparse.ArgumentParser:
         help="new samples to synthesize from each seed (default: 1)",
     )
     run.add_argument(
+        "--iterations",
+        type=int,
+        default=1,
+        metavar="N",
+        help="rounds of the paper's loop: the samples each round keeps join the few-shot pools "
+        "and seed the next round (default: 1; the paper ran 5)",
+    )
+    run.add_argument(
         "--concurrency",
         type=int,
         default=4,
@@ -427,6 +435,7 @@ async def _stop_on_sigterm(work: Coroutine[Any, Any, int], console: Console) -> 
 def _numbers_ok(args: argparse.Namespace) -> None:
     for flag, value in (
         ("--samples-per-seed", args.samples_per_seed),
+        ("--iterations", args.iterations),
         ("--concurrency", args.concurrency),
     ):
         if value < 1:
@@ -445,6 +454,7 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
         concurrency=args.concurrency,
         seed=args.seed,
         engine=args.engine,
+        iterations=args.iterations,
     )
     return await _start(request, args.out, args.quiet, console)
 
@@ -472,6 +482,7 @@ async def _start(request: ResumeRequest, out: Path, quiet: bool, console: Consol
         seed=request.seed,
         observer=ConsoleNotes(console) if quiet else progress,
         command=request,
+        iterations=request.iterations,
     )
     async with runner:  # says "loading N members" once the inputs and run directory check out
         if quiet:
@@ -546,7 +557,8 @@ def _runs(args: argparse.Namespace, console: Console) -> int:
         table.add_row(
             name,
             status,
-            f"{row['done']}/{row['total']}",
+            f"{row['done']}/{row['total']}"
+            + (f" (it. {row['iteration']}/{row['iterations']})" if row["iterations"] > 1 else ""),
             str(row["accepted"]),
             safe(row["graph"]),
             safe(row["started"]),

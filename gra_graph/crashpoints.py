@@ -12,6 +12,8 @@ Used by ``evals/crash_harness.py`` and the crash tests. Points:
 ``mid-records-append``         half of a record line is on disk (a torn line), then the kill
 ``after-records-append``       a record is fsynced, its thread's checkpoints not yet pruned
 ``mid-annotations-append``     half of an annotation line is on disk
+``mid-iterations-append``      half of an ``iterations.jsonl`` line (an iteration's commit)
+``after-iterations-append``    an iteration is committed, the next one not yet started
 ``before-accepted-rename``     ``accepted.jsonl``'s temporary file is complete, not renamed
 ``before-dedup-rename``        the same for ``dedup.jsonl``
 ``before-status-write``        the run is finished, ``run.json`` does not say so yet
@@ -33,6 +35,8 @@ POINTS: tuple[str, ...] = (
     "mid-records-append",
     "after-records-append",
     "mid-annotations-append",
+    "mid-iterations-append",
+    "after-iterations-append",
     "before-accepted-rename",
     "before-dedup-rename",
     "before-status-write",

@@ -58,17 +58,29 @@ class DedupResult:
 
 
 def near_duplicate_filter(
-    texts: Sequence[str], scores: Sequence[float], threshold: float, embed: Embedder = ngram_embed
+    texts: Sequence[str],
+    scores: Sequence[float],
+    threshold: float,
+    embed: Embedder = ngram_embed,
+    fixed: int = 0,
 ) -> list[DedupResult]:
     """Decide every candidate; results are in the order candidates were visited.
+
+    The first ``fixed`` texts were kept before (by an earlier iteration of the run): they count
+    as kept from the start, whatever their score, and get no result of their own, so a new
+    candidate too close to one of them is dropped while they stay. ``index`` and ``nearest``
+    count from the start of ``texts``, fixed ones included.
 
     >>> [r.kept for r in near_duplicate_filter(["a cat sat", "a cat sat!", "dogs run"],
     ...                                        [9.0, 8.5, 8.0], 0.9)]
     [True, False, True]
+    >>> [(r.index, r.kept) for r in near_duplicate_filter(["a cat sat", "a cat sat!", "dogs"],
+    ...                                                   [0.0, 9.0, 8.0], 0.9, fixed=1)]
+    [(1, False), (2, True)]
     """
-    order = sorted(range(len(texts)), key=lambda i: (-scores[i], i))
-    vectors = np.asarray(embed(texts), dtype=np.float64)
-    kept: list[int] = []
+    order = sorted(range(fixed, len(texts)), key=lambda i: (-scores[i], i))
+    vectors = np.asarray(embed(texts), dtype=np.float64) if len(texts) else np.zeros((0, 1))
+    kept: list[int] = list(range(fixed))
     results = []
     for i in order:
         best, nearest = 0.0, None

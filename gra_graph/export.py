@@ -2,14 +2,15 @@
 formats accepted rows are written in.
 
 Functions over records, so the runner only schedules: it hands each record to
-:meth:`Accounting.count` as it arrives and calls :func:`write_accepted` once at the end. A new
-output format is one function in :data:`ROW_FORMATS`.
+:meth:`Accounting.count` as it arrives, calls :func:`near_duplicate_pass` at the end of each
+iteration (against every sample earlier iterations kept) and :func:`write_accepted` to write the
+kept rows. A new output format is one function in :data:`ROW_FORMATS`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -20,8 +21,22 @@ from gra_graph.rundirs import RunDir
 from gra_graph.state import CallRecord, Record
 
 
+class IterationCounts(BaseModel):
+    """One iteration's share of a run (docs/method.md, section 8)."""
+
+    iteration: int
+    seed_samples: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    kept_after_dedup: int | None = Field(
+        None, description="accepted samples the near-duplicate pass kept (None before it ran)"
+    )
+    near_duplicates: int | None = None
+
+
 class RunSummary(BaseModel):
-    """Totals of a run (also written to ``summary.json``)."""
+    """Totals of a run (also written to ``summary.json``); ``iterations`` splits the counts by
+    iteration."""
 
     seed_samples: int = 0
     resumed_records: int = 0
@@ -47,6 +62,13 @@ class RunSummary(BaseModel):
         default_factory=dict,
         description="failed call attempts per member and fault kind (exception, timeout, empty, "
         "invalid_json, schema), seed annotation included",
+    )
+    iterations_planned: int = 1
+    iterations: list[IterationCounts] = Field(
+        default_factory=list, description="the iterations started so far, in order"
+    )
+    stopped_early: str | None = Field(
+        None, description="why the run ended before its last iteration (one kept nothing)"
     )
 
     def count_faults(self, calls: Iterable[CallRecord]) -> None:
@@ -80,16 +102,40 @@ class Accounting:
         self.summary = summary
         self.resumed_tokens = 0
 
+    def iteration(self, number: int) -> IterationCounts:
+        """The counts of iteration ``number`` (created empty the first time it is asked for)."""
+        for counts in self.summary.iterations:
+            if counts.iteration == number:
+                return counts
+        counts = IterationCounts(iteration=number)
+        self.summary.iterations.append(counts)
+        return counts
+
+    def start_iteration(self, number: int, seed_samples: int) -> None:
+        """Iteration ``number`` starts with ``seed_samples``; the run's total grows by them."""
+        counts = self.iteration(number)
+        self.summary.seed_samples += seed_samples - counts.seed_samples
+        counts.seed_samples = seed_samples
+
+    def iteration_kept(self, number: int, accepted: int, kept: int) -> None:
+        """The near-duplicate pass of iteration ``number`` kept ``kept`` of ``accepted``."""
+        counts = self.iteration(number)
+        counts.kept_after_dedup = kept
+        counts.near_duplicates = accepted - kept
+
     def count(self, record: Record, resumed: bool) -> None:
         """Count one record (``resumed``: written by an earlier, interrupted run)."""
         s = self.summary
         if resumed:
             s.resumed_records += 1
             self.resumed_tokens += record.completion_tokens
+        per_iteration = self.iteration(record.iteration)
         if record.status == "accepted":
             s.accepted += 1
+            per_iteration.accepted += 1
         else:
             s.rejected += 1
+            per_iteration.rejected += 1
             kind = reason_kind(record.reason)
             s.rejection_reasons[kind] = s.rejection_reasons.get(kind, 0) + 1
         s.adjudicated += record.adjudication is not None
@@ -134,47 +180,74 @@ def dedup_rank(record: Record) -> float:
     return record.mu or 0.0
 
 
-def accepted_records(run_dir: RunDir) -> list[Record]:
-    """The accepted records, streamed from the journal, in (seed, sample) order."""
+def accepted_records(run_dir: RunDir, seed_range: range | None = None) -> list[Record]:
+    """The accepted records (of the seeds in ``seed_range``, an iteration's run-wide seed
+    indices; all when ``None``), streamed from the journal, in (seed, sample) order."""
     return sorted(
         (
             Record.model_validate(row)
             for row in run_dir.journal_rows(run_dir.records_path)
             if row.get("status") == "accepted"
+            and (seed_range is None or row.get("seed_index") in seed_range)
         ),
         key=lambda r: r.key,
     )
 
 
-def write_accepted(
-    run_dir: RunDir, config: GraphConfig, accepted: list[Record], row_format: str = "gra"
-) -> list[Record]:
-    """The near-duplicate pass over ``accepted``, then ``dedup.jsonl`` and ``accepted.jsonl``
-    written in one rename each; returns the kept records."""
-    if config.dedup.enabled and accepted:
-        decisions = near_duplicate_filter(
-            [f"{r.instruction}\n{r.response}" for r in accepted],
-            [dedup_rank(r) for r in accepted],
-            config.dedup.threshold,
-            embed=EMBEDDERS[config.dedup.embedder],
-        )
-    else:
-        decisions = []
-    dropped = {d.index for d in decisions if not d.kept}
-    run_dir.replace_rows(
-        run_dir.dedup_path,
+def records_with_keys(run_dir: RunDir, keys: Collection[tuple[int, int]]) -> list[Record]:
+    """The records whose (seed, sample) key is in ``keys``, streamed, in key order."""
+    wanted = set(keys)
+    return sorted(
         (
-            {
-                "seed_index": accepted[d.index].seed_index,
-                "sample_index": accepted[d.index].sample_index,
-                "kept": d.kept,
-                "similarity": d.similarity,
-                "nearest": (list(accepted[d.nearest].key) if d.nearest is not None else None),
-            }
-            for d in decisions
+            Record.model_validate(row)
+            for row in run_dir.journal_rows(run_dir.records_path)
+            if (row.get("seed_index"), row.get("sample_index")) in wanted
         ),
+        key=lambda r: r.key,
     )
-    kept = [r for i, r in enumerate(accepted) if i not in dropped]
+
+
+def near_duplicate_pass(
+    config: GraphConfig, kept_before: Sequence[Record], candidates: Sequence[Record]
+) -> tuple[list[Record], list[dict[str, Any]]]:
+    """The near-duplicate filter (docs/method.md, section 7a) over one iteration's accepted
+    ``candidates``, against everything earlier iterations kept (``kept_before``, which stays
+    kept): returns the kept candidates, in their order, and one decision row per candidate in
+    the order visited (what ``dedup.jsonl`` lists)."""
+    if not (config.dedup.enabled and candidates):
+        return list(candidates), []
+    everything = [*kept_before, *candidates]
+    decisions = near_duplicate_filter(
+        [f"{r.instruction}\n{r.response}" for r in everything],
+        [dedup_rank(r) for r in everything],
+        config.dedup.threshold,
+        embed=EMBEDDERS[config.dedup.embedder],
+        fixed=len(kept_before),
+    )
+    rows = [
+        {
+            "iteration": everything[d.index].iteration,
+            "seed_index": everything[d.index].seed_index,
+            "sample_index": everything[d.index].sample_index,
+            "kept": d.kept,
+            "similarity": d.similarity,
+            "nearest": (list(everything[d.nearest].key) if d.nearest is not None else None),
+        }
+        for d in decisions
+    ]
+    dropped = {d.index for d in decisions if not d.kept}
+    kept = [r for i, r in enumerate(candidates, start=len(kept_before)) if i not in dropped]
+    return kept, rows
+
+
+def write_accepted(
+    run_dir: RunDir,
+    kept: Iterable[Record],
+    decisions: Iterable[dict[str, Any]],
+    row_format: str = "gra",
+) -> None:
+    """``dedup.jsonl`` (the near-duplicate decisions) and ``accepted.jsonl`` (the kept rows in
+    ``row_format``), written in one rename each."""
+    run_dir.replace_rows(run_dir.dedup_path, iter(decisions))
     to_row = ROW_FORMATS[row_format]
     run_dir.replace_rows(run_dir.accepted_path, (to_row(r) for r in kept))
-    return kept

@@ -5,6 +5,12 @@ of the same domain (docs/method.md, section 3). A pool keeps at most :data:`POOL
 domain, chosen by reservoir sampling seeded by the run seed, so a seeds file of any length needs
 bounded memory; a file with up to ``POOL_CAP`` seeds per domain keeps every pair, in file order,
 exactly as if the pool were unbounded.
+
+With ``--iterations`` the pools grow: after each iteration the samples it kept are offered
+too (:func:`gra_graph.seeding.grow_pools`), with the keywords and summary enrichment wrote and
+their instruction as a few-shot example, and stay for every later iteration; the cap and the
+reservoir apply to everything offered, in the order offered (the seeds file, then iteration 1's
+kept samples, then iteration 2's...), so a resumed run rebuilds the same pools.
 """
 
 from __future__ import annotations

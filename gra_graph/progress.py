@@ -33,15 +33,17 @@ class ConsoleNotes(RunObserver):
 
 
 class RichProgress(ConsoleNotes):
-    """A rich progress bar with accepted / rejected / adjudicated / revised counts and tok/s."""
+    """A rich progress bar with accepted / rejected / adjudicated / revised counts and tok/s;
+    with several iterations, one bar per iteration, each with its own counts."""
 
     def __init__(self, console: Console) -> None:
         super().__init__(console)
         self.counts = {"accepted": 0, "rejected": 0, "adjudicated": 0, "revised": 0}
         self.tokens = 0
         self.started = time.perf_counter()
+        self.iteration = ""
         self.progress = Progress(
-            TextColumn("[bold]seed-samples"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[counts]}"),
@@ -50,7 +52,7 @@ class RichProgress(ConsoleNotes):
             console=console,
             transient=False,
         )
-        self.task = self.progress.add_task("run", total=None, counts="", speed="")
+        self.task = self.progress.add_task("seed-samples", total=None, counts="", speed="")
 
     def __enter__(self) -> RichProgress:
         self.progress.start()
@@ -70,10 +72,24 @@ class RichProgress(ConsoleNotes):
             speed=f"{self.tokens / elapsed:.1f} tok/s",
         )
 
+    def on_iteration(self, iteration: int, iterations: int) -> None:
+        if iterations == 1:
+            return  # one bar, as without iterations
+        self.iteration = f"iteration {iteration}: "
+        label = f"iteration {iteration}/{iterations}"
+        if iteration == 1:
+            self.progress.update(self.task, description=label)
+            return
+        self._refresh()  # the finished iteration's bar stays as it ended
+        self.counts = dict.fromkeys(self.counts, 0)
+        self.task = self.progress.add_task(label, total=None, counts="", speed="")
+
     def on_start(self, total: int, already_done: int) -> None:
         self.progress.update(self.task, total=total)
         if already_done:
-            self.console.print(f"resuming: {already_done} of {total} seed-samples already done")
+            self.console.print(
+                f"{self.iteration}resuming: {already_done} of {total} seed-samples already done"
+            )
         self._refresh()
 
     def on_tokens(self, completion_tokens: int) -> None:
@@ -125,6 +141,16 @@ def summary_table(summary: RunSummary) -> Table:
     ]
     for kind, count in summary.rejection_reasons.items():
         rows.append((f"  rejected: {safe(kind)}", count))
+    if summary.iterations_planned > 1:
+        ran = f"{len(summary.iterations)} of {summary.iterations_planned}"
+        rows.append(("iterations run", ran))
+        rows.append(("  per iteration: samples/acc/rej/kept", ""))
+        for it in summary.iterations:
+            kept = "-" if it.kept_after_dedup is None else it.kept_after_dedup
+            counts = f"{it.seed_samples} / {it.accepted} / {it.rejected} / {kept}"
+            rows.append((f"  iteration {it.iteration}", counts))
+    if summary.stopped_early:
+        rows.append(("stopped early", summary.stopped_early))
     rows.append(("failed call attempts", sum(sum(k.values()) for k in summary.faults.values())))
     for member, kinds in summary.faults.items():
         rows.append(

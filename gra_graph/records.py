@@ -1,9 +1,12 @@
-"""Building the provenance record of one seed-sample from its final graph state."""
+"""Building the provenance record of one seed-sample from its final graph state, and the seed a
+kept sample becomes for the next iteration."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from pydantic import ValidationError
 
 from gra_graph.llm.members import MemberHandle
 from gra_graph.state import (
@@ -41,6 +44,7 @@ def build_record(
     }
     return Record(
         run_id=run_id,
+        iteration=values.get("iteration", 1),  # checkpoints from before iterations have none
         seed_index=values["seed_index"],
         sample_index=values["sample_index"],
         status=decision["status"],
@@ -80,11 +84,13 @@ def failed_record(
     domain: str,
     reason: str,
     calls: list[CallRecord] | None = None,
+    iteration: int = 1,
 ) -> Record:
     """The record of a seed-sample that could not run (for example an unusable seed)."""
     calls = calls or []
     return Record(
         run_id=run_id,
+        iteration=iteration,
         seed_index=seed_index,
         sample_index=sample_index,
         status="rejected",
@@ -106,3 +112,25 @@ def failed_record(
         completion_tokens=sum(c.completion_tokens for c in calls),
         seconds=round(sum(c.seconds for c in calls), 3),
     )
+
+
+def kept_seed(record: Record) -> Seed:
+    """The seed a kept sample becomes for the next iteration (docs/method.md, section 8).
+
+    Its keywords and summary are the ones enrichment wrote. A sample whose enrichment failed
+    has no summary, and metadata that does not validate is left out (the domain too, if it is
+    not one of the seven): such a seed comes back unannotated, and the next iteration
+    annotates it like any seed without metadata.
+    """
+    assert record.instruction and record.response, "only accepted records become seeds"
+    metadata = {"domain": record.domain, "keywords": record.keywords, "summary": record.summary}
+    for dropped in ((), ("keywords", "summary"), ("domain", "keywords", "summary")):
+        try:
+            return Seed(
+                instruction=record.instruction,
+                response=record.response,
+                **{k: v for k, v in metadata.items() if k not in dropped},
+            )
+        except ValidationError:
+            continue
+    raise AssertionError("a seed without metadata always validates")

@@ -12,6 +12,8 @@ Layout::
     checkpoints.sqlite  LangGraph checkpoints, one thread per seed-sample (pruned once recorded)
     annotations.jsonl   seeds annotated by a member (keywords/summary/domain were missing)
     records.jsonl       one provenance record per seed-sample, in finishing order
+    iterations.jsonl    one line per finished iteration: its counts, the near-duplicate
+                        decisions and the kept samples (the next iteration's seeds)
     dedup.jsonl         the near-duplicate decision for each accepted record
     accepted.jsonl      the kept training rows
     summary.json        counts, tokens, seconds
@@ -21,6 +23,12 @@ Layout::
 (some seed-samples stopped on purpose, at an interrupt, and wait to be resumed) or
 ``interrupted`` (stopped early: Ctrl-C, SIGTERM, or the caller stopped reading). A ``running``
 run whose lock is free was killed: it is listed as ``crashed``.
+
+Iterations (``--iterations N``, docs/method.md section 8): ``iterations.jsonl`` is the only
+record of which iterations are finished; the iteration in progress is the one after its last
+line. A line is appended (and fsynced) once an iteration's every seed-sample has its record and
+its near-duplicate pass is done, so a kill before the append redoes only that pass, and a kill
+after it starts the next iteration from the kept samples the line names.
 
 Reading never repairs: a listing may run while a run is writing (a torn last line of a journal
 is skipped, not cut off; the lock is only probed). Only the run holding the lock repairs.
@@ -37,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gra_graph import runlock
 from gra_graph.checkpoints import database_bytes
@@ -57,6 +65,7 @@ LOCK_FILE = runlock.LOCK_FILE
 CHECKPOINTS_FILE = "checkpoints.sqlite"
 ANNOTATIONS_FILE = "annotations.jsonl"
 RECORDS_FILE = "records.jsonl"
+ITERATIONS_FILE = "iterations.jsonl"
 DEDUP_FILE = "dedup.jsonl"
 ACCEPTED_FILE = "accepted.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -69,6 +78,7 @@ LAYOUT = (
     f"{CHECKPOINTS_FILE}-journal",
     ANNOTATIONS_FILE,
     RECORDS_FILE,
+    ITERATIONS_FILE,
     DEDUP_FILE,
     ACCEPTED_FILE,
     SUMMARY_FILE,
@@ -84,8 +94,13 @@ _MANIFEST_MEANING = {
     "prompts_fingerprint": "a prompt file changed",
     "seeds_fingerprint": "the seeds changed, or --limit",
     "seeds": "the number of seeds",
+    "iterations": "--iterations",
     "version": "written by another gra-graph version",
 }
+
+_MANIFEST_DEFAULTS: dict[str, Any] = {"iterations": 1}
+"""What a manifest written before a setting existed means by its absence (runs made before
+``--iterations`` ran one iteration, and resume as such)."""
 
 
 class RunInfoError(ValueError):
@@ -109,11 +124,43 @@ class ResumeRequest(BaseModel):
     concurrency: int = 4
     seed: int = 0
     engine: str | None = None
+    iterations: int = 1
+
+
+class FinishedIteration(BaseModel):
+    """One line of ``iterations.jsonl``: an iteration whose every seed-sample has its record
+    and whose near-duplicate pass is done. Appending it is the iteration's commit point.
+
+    Iteration ``k + 1``'s seeds are the records named by ``kept``, in that order (key order),
+    numbered from :attr:`next_seed_base`; so seed index ``next_seed_base + p`` is ``kept[p]``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    iteration: int = Field(ge=1)
+    seed_base: int = Field(ge=0, description="the run-wide index of the iteration's first seed")
+    seeds: int = Field(ge=0)
+    seed_samples: int = Field(ge=0)
+    accepted: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    kept: list[tuple[int, int]] = Field(
+        description="(seed_index, sample_index) of each accepted sample the near-duplicate "
+        "pass kept, in key order"
+    )
+    dedup: list[dict[str, Any]] = Field(
+        default_factory=list, description="the pass's decisions, as dedup.jsonl lists them"
+    )
+
+    @property
+    def next_seed_base(self) -> int:
+        """The run-wide index of the next iteration's first seed."""
+        return self.seed_base + self.seeds
 
 
 @dataclass(frozen=True)
 class RunInfo:
-    """One run directory at a glance."""
+    """One run directory at a glance (``total``: the seed-samples known so far, which grows
+    as each iteration's kept samples become the next one's seeds)."""
 
     path: str
     status: str
@@ -124,6 +171,8 @@ class RunInfo:
     started: str
     checkpoint_bytes: int
     holder: str
+    iteration: int = 1
+    iterations: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,6 +209,10 @@ class RunDir:
     @property
     def records_path(self) -> Path:
         return self.path / RECORDS_FILE
+
+    @property
+    def iterations_path(self) -> Path:
+        return self.path / ITERATIONS_FILE
 
     @property
     def dedup_path(self) -> Path:
@@ -220,6 +273,20 @@ class RunDir:
                 if isinstance(row, dict):
                     yield row
 
+    def finished_iterations(self) -> list[FinishedIteration]:
+        """The finished iterations, read-only, in order; a line that does not validate or
+        breaks the sequence 1, 2, 3... ends the list (the run holding the lock repairs it)."""
+        finished: list[FinishedIteration] = []
+        for row in self.journal_rows(self.iterations_path):
+            try:
+                line = FinishedIteration.model_validate(row)
+            except ValidationError:
+                break
+            if line.iteration != len(finished) + 1:
+                break
+            finished.append(line)
+        return finished
+
     def info(self) -> RunInfo:
         """Status, progress and outcome, streaming the records (memory stays flat)."""
         manifest = self.manifest()
@@ -230,7 +297,16 @@ class RunDir:
             done.add((row.get("seed_index"), row.get("sample_index")))
             accepted += row.get("status") == "accepted"
         # a wrong type here (ValueError, TypeError) means run.json is damaged: listings say so
-        total = int(manifest.get("seeds", 0)) * int(manifest.get("samples_per_seed", 1))
+        per_seed = int(manifest.get("samples_per_seed", 1))
+        planned = int(manifest.get("iterations", 1))
+        total = int(manifest.get("seeds", 0)) * per_seed
+        finished = self.finished_iterations()
+        for line in finished:  # each finished iteration's kept samples seed the next one
+            if line.iteration < planned:
+                total += len(line.kept) * per_seed
+        current = min(len(finished) + 1, planned)
+        if finished and not finished[-1].kept:  # kept nothing: the run ended there
+            current = finished[-1].iteration
         who = runlock.holder(self.path) if status == "running" else {}
         return RunInfo(
             path=str(self.path),
@@ -242,6 +318,8 @@ class RunDir:
             started=str(manifest.get("created", "?")),
             checkpoint_bytes=database_bytes(self.checkpoints_path),
             holder=f"pid {who.get('pid')} on {who.get('host')}" if who else "",
+            iteration=current,
+            iterations=planned,
         )
 
     def resume_request(self, **overrides: Any) -> ResumeRequest:
@@ -283,8 +361,12 @@ class RunDir:
         planted between this check and the write fails the write instead of following it.
         """
         names = [*LAYOUT]
-        names += [self.corrupt_path(self.path / n).name for n in (RECORDS_FILE, ANNOTATIONS_FILE)]
-        names += [f".{n}.tmp" for n in (RUN_FILE, RECORDS_FILE, DEDUP_FILE, ACCEPTED_FILE)]
+        journals = (RECORDS_FILE, ANNOTATIONS_FILE, ITERATIONS_FILE)
+        names += [self.corrupt_path(self.path / n).name for n in journals]
+        names += [
+            f".{n}.tmp"
+            for n in (RUN_FILE, RECORDS_FILE, ITERATIONS_FILE, DEDUP_FILE, ACCEPTED_FILE)
+        ]
         names += [f".{SUMMARY_FILE}.tmp"]
         for name in names:
             path = self.path / name
@@ -309,6 +391,13 @@ class RunDir:
         """Repair one journal (lock holder only): see :func:`gra_graph.output.repair_journal`;
         ``key(row)`` validates a row and returns its identity."""
         return repair_journal(journal, self.corrupt_path(journal), key)
+
+    def set_aside(self, journal: Path, rows: list[dict[str, Any]], reason: str) -> None:
+        """Move valid ``rows`` that cannot stay in ``journal`` to its side file, with
+        ``reason`` (lock holder only; the caller rewrites the journal without them)."""
+        if rows:
+            side = [{"line": None, "reason": reason, "text": json.dumps(r)} for r in rows]
+            append_jsonl(self.corrupt_path(journal), side)
 
     def check_writable(self) -> None:
         """Fail before any model loads if the directory cannot be created or written.
@@ -339,7 +428,9 @@ class RunDir:
                 previous = self.manifest()
             except RunInfoError as exc:
                 raise RunDirectoryError(str(exc)) from None
-            mismatched = [k for k, v in manifest.items() if previous.get(k) != v]
+            mismatched = [
+                k for k, v in manifest.items() if previous.get(k, _MANIFEST_DEFAULTS.get(k)) != v
+            ]
             if mismatched:
                 what = "; ".join(f"{k} ({_MANIFEST_MEANING.get(k, 'setting')})" for k in mismatched)
                 raise RunDirectoryError(

@@ -14,6 +14,15 @@ is :class:`~gra_graph.rundirs.RunDir`'s; the summary, dedup and accepted rows ar
 A thread that stops at an interrupt (a breakpoint asked for with ``interrupt_before``, or a
 node calling LangGraph's ``interrupt()``) is *paused*, not failed: it gets no record, the run
 ends with status ``paused``, and running the same command again resumes it from there.
+
+Iterations (``iterations``, docs/method.md section 8): iteration 1 samples the seeds file; once
+every one of its seed-samples has a record, the near-duplicate pass runs over its accepted
+samples (against everything kept before) and a line in ``iterations.jsonl`` commits what it
+kept; those kept samples join the few-shot pools and are the seeds of iteration 2, each drawing
+``samples_per_seed`` samples, and so on. Seed indices are run-wide (iteration ``k + 1``'s seeds
+are numbered after iteration ``k``'s), so thread ids and record keys never repeat across
+iterations. An iteration that keeps nothing ends the run (status ``complete``). An iteration
+with failed or paused seed-samples is not finished: the run stops there and resumes there.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, aclosing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +42,29 @@ from gra_graph import checkpoints
 from gra_graph.config import GraphConfig
 from gra_graph.context import GraContext
 from gra_graph.crashpoints import crash_point
-from gra_graph.export import Accounting, RunSummary, accepted_records, write_accepted
+from gra_graph.export import (
+    Accounting,
+    RunSummary,
+    accepted_records,
+    near_duplicate_pass,
+    records_with_keys,
+    write_accepted,
+)
 from gra_graph.graph import build_graph
 from gra_graph.llm.faults import with_faults
 from gra_graph.llm.members import Members, check_member_models, load_members
 from gra_graph.output import is_out_of_space
 from gra_graph.pools import FewShotPools
 from gra_graph.prompts import PromptTemplate, load_prompts
-from gra_graph.records import build_record, failed_record
+from gra_graph.records import build_record, failed_record, kept_seed
 from gra_graph.rundirs import (
     MANIFEST_VERSION,
+    FinishedIteration,
     ResumeRequest,
     RunDir,
     RunDirectoryError,
 )
-from gra_graph.seeding import annotate_seeds, build_pools, initial_state
+from gra_graph.seeding import annotate_seeds, build_pools, grow_pools, initial_state
 from gra_graph.seeds import SeedFile, SeedFileChangedError, seeds_fingerprint
 from gra_graph.stages import Stage
 from gra_graph.state import Record, Seed
@@ -76,7 +94,13 @@ class RunObserver:
     def on_loading(self, graph: str, members: int) -> None:
         """Every input checked out; the members' models load now (seconds to minutes)."""
 
-    def on_start(self, total: int, already_done: int) -> None: ...
+    def on_iteration(self, iteration: int, iterations: int) -> None:
+        """Iteration ``iteration`` of ``iterations`` starts (its ``on_start`` follows)."""
+
+    def on_start(self, total: int, already_done: int) -> None:
+        """The current iteration's seed-samples are known: ``total``, of which
+        ``already_done`` have records from an earlier, interrupted run."""
+
     def on_tokens(self, completion_tokens: int) -> None: ...
     def on_record(self, record: Record, resumed: bool) -> None: ...
     def on_error(self, key: tuple[int, int], error: BaseException) -> None: ...
@@ -90,12 +114,31 @@ class _Paused(Exception):
     """A thread stopped at an interrupt: it waits to be resumed, it did not fail."""
 
 
+@dataclass
+class _Iteration:
+    """One iteration's seeds: ``seeds[p]`` is run-wide seed ``base + p``."""
+
+    number: int
+    base: int
+    seeds: Sequence[Seed] | SeedFile
+    annotations: dict[int, Seed | None] = field(default_factory=dict)
+
+    @property
+    def seed_range(self) -> range:
+        return range(self.base, self.base + len(self.seeds))
+
+    def done_in(self, done: set[tuple[int, int]]) -> int:
+        """How many of this iteration's seed-samples have a record."""
+        return sum(1 for key in done if key[0] in self.seed_range)
+
+
 class Runner:
     """Runs seeds through the GRA graph into a run directory.
 
     Use as an async context manager; :meth:`records` yields each seed-sample's record as it
     finishes. Everything that can be wrong with the inputs (prompts, model files, the output
     directory) fails in ``__aenter__``, before any model call and before anything is written.
+    ``iterations`` runs the paper's rounds (see the module docstring); 1 is one round.
 
     Example:
         >>> async with Runner(config, seeds, "runs/demo") as runner:  # doctest: +SKIP
@@ -116,9 +159,12 @@ class Runner:
         observer: RunObserver | None = None,
         command: ResumeRequest | Mapping[str, Any] | None = None,
         interrupt_before: Sequence[str] = (),
+        iterations: int = 1,
     ) -> None:
         if samples_per_seed < 1:
             raise ValueError("samples_per_seed must be >= 1")
+        if iterations < 1:
+            raise ValueError("iterations must be >= 1")
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         if not seeds:
@@ -130,6 +176,7 @@ class Runner:
         )
         self.run_dir = RunDir(out_dir)
         self.samples_per_seed = samples_per_seed
+        self.iterations = iterations
         self.concurrency = concurrency
         self.seed = seed
         self.observer = observer or RunObserver()
@@ -143,8 +190,9 @@ class Runner:
         self._owns_members = members is None
         self._stack = AsyncExitStack()
         self._write_lock = asyncio.Lock()
-        self.summary = RunSummary(seed_samples=len(self.seeds) * samples_per_seed)
+        self.summary = RunSummary(iterations_planned=iterations)
         self._accounting = Accounting(self.summary)
+        self._accounting.start_iteration(1, len(self.seeds) * samples_per_seed)
         self.paused: list[tuple[int, int]] = []
         self.warnings: list[str] = []
         self.run_id = ""
@@ -181,6 +229,7 @@ class Runner:
             "seeds": len(self.seeds),
             "samples_per_seed": self.samples_per_seed,
             "seed": self.seed,
+            "iterations": self.iterations,
         }
 
     # ---- lifecycle
@@ -269,9 +318,10 @@ class Runner:
     def records(self) -> AsyncIterator[Record]:
         """Run every unfinished seed-sample; yield each record as its thread ends.
 
-        Records that an earlier, interrupted run already wrote are yielded first. Leaving the
-        ``async with`` block before the last record cancels the seed-samples in flight (their
-        checkpoints are kept) and marks the run ``interrupted``.
+        Records that an earlier, interrupted run already wrote are yielded first (with several
+        iterations, at the start of their iteration). Leaving the ``async with`` block before
+        the last record cancels the seed-samples in flight (their checkpoints are kept) and
+        marks the run ``interrupted``.
         """
         gen = self._records()
         self._generators.append(gen)
@@ -300,39 +350,129 @@ class Runner:
                 self.saver, (checkpoints.thread_id(k) for k in done)
             )
             await checkpoints.prune_threads(self.saver, left)
-        self.observer.on_start(self.summary.seed_samples, len(done))
+        ledger = {line.iteration: line for line in self._finished_iterations()}
+        plan: _Iteration | None = _Iteration(1, 0, self.seeds)
+        unfinished: _Iteration | None = None
+        pools: FewShotPools | None = None
+        kept_before: list[Record] = []
+        while plan is not None:
+            self._accounting.start_iteration(plan.number, len(plan.seeds) * self.samples_per_seed)
+            self.observer.on_iteration(plan.number, self.iterations)
+            self.observer.on_start(len(plan.seeds) * self.samples_per_seed, plan.done_in(done))
+            async with aclosing(self._resumed(plan, done)) as resumed:
+                async for record in resumed:
+                    yield record
+            plan.annotations = await self._annotate(plan)
+            if pools is None:
+                pools = build_pools(plan.seeds, plan.annotations, self.seed)
+            else:  # the samples the last iteration kept join the pools for good
+                grow_pools(pools, plan.seeds, plan.annotations, plan.base)
+            async with aclosing(self._run_pending(plan, pools, done)) as fresh:
+                async for record in fresh:
+                    yield record
+            if plan.done_in(done) < len(plan.seeds) * self.samples_per_seed:
+                unfinished = plan  # failed or paused seed-samples: resume here, go no further
+                break
+            line = ledger.get(plan.number)
+            if line is None:
+                line, kept = await self._end_iteration(plan, kept_before, ledger)
+                ledger[line.iteration] = line
+            else:
+                kept = self._kept_records(line)
+            self._accounting.iteration_kept(plan.number, line.accepted, len(line.kept))
+            kept_before += kept
+            plan = self._next_iteration(plan, line, kept)
+        try:
+            await self._finish(
+                round(time.perf_counter() - started, 3), ledger, kept_before, unfinished
+            )
+        except OSError as exc:
+            self._write_error = exc
+            self._raise_write_error()
+
+    def _finished_iterations(self) -> list[FinishedIteration]:
+        """The iterations ``iterations.jsonl`` says are finished (lock holder: repaired first).
+
+        A line that is valid but does not continue the sequence 1, 2, 3... (its predecessor was
+        damaged) is moved to the side file with the unreadable ones: that iteration and the ones
+        after it are finished again from their records.
+        """
+        path = self.run_dir.iterations_path
+        side = self.run_dir.corrupt_path(path)
+        repair = self.run_dir.repair(
+            path, lambda row: FinishedIteration.model_validate(row).iteration
+        )
+        for message in repair.warnings(path, side):
+            self._warn(message)
+        rows = list(self.run_dir.journal_rows(path))  # one short line per iteration
+        lines = [FinishedIteration.model_validate(row) for row in rows]  # repaired: all valid
+        prefix: list[FinishedIteration] = []
+        for line in sorted(lines, key=lambda line: line.iteration):
+            if line.iteration != len(prefix) + 1 or line.iteration > self.iterations:
+                break
+            prefix.append(line)
+        if [line.iteration for line in lines] != [line.iteration for line in prefix]:
+            keep = {line.iteration for line in prefix}
+            self.run_dir.set_aside(
+                path, [row for row in rows if row["iteration"] not in keep], "out of sequence"
+            )
+            self.run_dir.replace_rows(path, (line.model_dump(mode="json") for line in prefix))
+            self._warn(
+                f"{path.name}: line(s) out of sequence moved to {side.name}; iterations from "
+                f"{len(prefix) + 1} on are finished again from their records"
+            )
+        return prefix
+
+    async def _resumed(self, plan: _Iteration, done: set[tuple[int, int]]) -> AsyncIterator[Record]:
+        """The records an earlier run wrote for this iteration's seed-samples (streamed)."""
+        if not plan.done_in(done):
+            return
         for row in self.run_dir.journal_rows(self.records_path):  # streamed, not held
-            record = Record.model_validate(row)
-            self._count(record, resumed=True)
-            yield record
+            if row.get("seed_index") in plan.seed_range:
+                record = Record.model_validate(row)
+                self._count(record, resumed=True)
+                yield record
 
-        def on_call(call: Any) -> None:
-            self.summary.count_faults([call])
-            self.observer.on_tokens(call.completion_tokens)
+    def _on_call(self, call: Any) -> None:
+        self.summary.count_faults([call])
+        self.observer.on_tokens(call.completion_tokens)
 
+    async def _annotate(self, plan: _Iteration) -> dict[int, Seed | None]:
+        """Annotations of this iteration's seeds that lack metadata (journaled)."""
         annotations = await annotate_seeds(
             self.context,
-            self.seeds,
+            plan.seeds,
             self.run_dir,
             self.concurrency,
             lambda row: self._append(self.run_dir.annotations_path, row),
-            on_call,
+            self._on_call,
             self._warn,
+            first_index=plan.base,
         )
         self._raise_write_error()
-        pools = build_pools(self.seeds, annotations, self.seed)
+        return annotations
+
+    async def _run_pending(
+        self, plan: _Iteration, pools: FewShotPools, done: set[tuple[int, int]]
+    ) -> AsyncIterator[Record]:
+        """Run this iteration's seed-samples that have no record yet; yield each new record.
+
+        Adds each recorded key to ``done``. Failed and paused seed-samples are counted and
+        left without a record; a full disk or a changed seeds file raises once the seed-samples
+        in flight have finished.
+        """
 
         def pending() -> Iterator[tuple[tuple[int, int], Seed, Seed | None]]:
             # lazy: workers pull one seed-sample at a time, so the seeds file is never held whole
-            for i, original in enumerate(self.seeds):
-                filled = original if original.annotated else annotations.get(i)
+            for i, original in enumerate(plan.seeds, start=plan.base):
+                filled = original if original.annotated else plan.annotations.get(i)
                 for j in range(self.samples_per_seed):
                     if (i, j) not in done:
                         yield (i, j), original, filled
 
         queue: asyncio.Queue[Record | None] = asyncio.Queue()
         keys = pending()
-        todo = self.summary.seed_samples - len(done)
+        todo = len(plan.seeds) * self.samples_per_seed - plan.done_in(done)
 
         changed: list[SeedFileChangedError] = []
 
@@ -349,7 +489,7 @@ class Runner:
             while (item := next_key()) is not None:
                 key, original, filled = item
                 try:
-                    record = await self._run_one(key, original, filled, pools)
+                    record = await self._run_one(key, original, filled, pools, plan.number)
                 except _Paused:
                     self.paused.append(key)
                     self.summary.paused += 1
@@ -363,6 +503,7 @@ class Runner:
                     continue
                 if not await self._append(self.records_path, record.model_dump(mode="json")):
                     return
+                done.add(key)
                 crash_point("after-records-append")
                 if self.config.checkpoints.prune_finished:
                     # only now, with the record durable, are the thread's checkpoints garbage
@@ -384,6 +525,8 @@ class Runner:
             finally:
                 await queue.put(None)
 
+        if todo <= 0:
+            return
         supervisor = asyncio.create_task(supervise())
         try:
             while (record := await queue.get()) is not None:
@@ -397,11 +540,71 @@ class Runner:
         if changed:  # the samples in flight finished on seeds read before the change
             raise changed[0]
         self._raise_write_error()
-        try:
-            await self._finish(round(time.perf_counter() - started, 3))
-        except OSError as exc:
-            self._write_error = exc
+
+    async def _end_iteration(
+        self,
+        plan: _Iteration,
+        kept_before: list[Record],
+        ledger: Mapping[int, FinishedIteration],
+    ) -> tuple[FinishedIteration, list[Record]]:
+        """The near-duplicate pass over this iteration's accepted samples (against everything
+        kept before), committed by one fsynced line in ``iterations.jsonl``; returns the line
+        and the kept records. A kill before the line is durable redoes only the pass."""
+        accepted = accepted_records(self.run_dir, plan.seed_range)  # streamed: accepted held
+        kept, decisions = near_duplicate_pass(self.config, kept_before, accepted)
+        seed_samples = len(plan.seeds) * self.samples_per_seed
+        line = FinishedIteration(
+            iteration=plan.number,
+            seed_base=plan.base,
+            seeds=len(plan.seeds),
+            seed_samples=seed_samples,
+            accepted=len(accepted),
+            rejected=seed_samples - len(accepted),
+            kept=[r.key for r in kept],
+            dedup=decisions,
+        )
+        if not await self._append(self.run_dir.iterations_path, line.model_dump(mode="json")):
             self._raise_write_error()
+        crash_point("after-iterations-append")
+        if plan.number < self.iterations and kept:
+            # what is kept so far, readable while the next iteration runs
+            so_far = _decisions({**ledger, line.iteration: line})
+            try:
+                write_accepted(self.run_dir, [*kept_before, *kept], so_far)
+            except OSError as exc:  # the commit is durable; the files are rewritten at the end
+                self._write_error = exc
+                self._raise_write_error()
+        return line, kept
+
+    def _kept_records(self, line: FinishedIteration) -> list[Record]:
+        """The records a finished iteration kept, from the journal; all must be there."""
+        kept = records_with_keys(self.run_dir, line.kept)
+        if len(kept) != len(line.kept) or any(r.status != "accepted" for r in kept):
+            found = {r.key for r in kept if r.status == "accepted"}
+            missing = [k for k in line.kept if tuple(k) not in found]
+            raise RunDirectoryError(
+                f"{self.run_dir.iterations_path} says iteration {line.iteration} kept "
+                f"{len(line.kept)} sample(s), but {self.records_path.name} has no accepted "
+                f"record for {missing[:5]}; restore the records (see "
+                f"{self.run_dir.corrupt_path(self.records_path).name}) or choose a new --out"
+            )
+        return kept
+
+    def _next_iteration(
+        self, plan: _Iteration, line: FinishedIteration, kept: list[Record]
+    ) -> _Iteration | None:
+        """The iteration after ``plan``: its seeds are the samples ``plan`` kept; ``None`` at
+        the end, or when ``plan`` kept nothing (the run then stops early, saying so)."""
+        if plan.number >= self.iterations:
+            return None
+        if not kept:
+            self.summary.stopped_early = (
+                f"iteration {plan.number} kept no sample, so iteration {plan.number + 1} has no "
+                f"seeds: the run ends after {plan.number} of {self.iterations} iterations"
+            )
+            self._warn(self.summary.stopped_early)
+            return None
+        return _Iteration(plan.number + 1, line.next_seed_base, [kept_seed(r) for r in kept])
 
     async def _run_one(
         self,
@@ -409,6 +612,7 @@ class Runner:
         original: Seed,
         seed: Seed | None,
         pools: FewShotPools,
+        iteration: int = 1,
     ) -> Record:
         seed_index, sample_index = key
         if seed is None:
@@ -418,6 +622,7 @@ class Runner:
                 sample_index,
                 original.domain or "unknown",
                 "seed annotation failed: no member produced usable keywords/summary for this seed",
+                iteration=iteration,
             )
         thread_id = checkpoints.thread_id(key)
         thread = {"configurable": {"thread_id": thread_id}}
@@ -431,7 +636,13 @@ class Runner:
             None
             if snapshot.values
             else initial_state(
-                self.run_id, key, seed, pools, self.seed, self.config.generation.few_shot
+                self.run_id,
+                key,
+                seed,
+                pools,
+                self.seed,
+                self.config.generation.few_shot,
+                iteration,
             )
         )
         async for chunk in self.graph.astream(
@@ -453,21 +664,41 @@ class Runner:
                     self.observer.on_tokens(tokens)
 
     # ---- the end of a run
-    async def _finish(self, wall_seconds: float) -> None:
-        accepted = accepted_records(self.run_dir)  # streamed: only accepted ones are held
-        kept = write_accepted(self.run_dir, self.config, accepted)
+    async def _finish(
+        self,
+        wall_seconds: float,
+        ledger: Mapping[int, FinishedIteration],
+        kept: list[Record],
+        unfinished: _Iteration | None,
+    ) -> None:
+        """Write ``accepted.jsonl`` and ``dedup.jsonl`` (every finished iteration's kept
+        samples and decisions; an unfinished iteration's accepted samples so far are passed
+        through the filter too, provisionally, and nothing of them is committed), the summary
+        and the status."""
+        decisions = _decisions(ledger)
+        if unfinished is not None:
+            accepted = accepted_records(self.run_dir, unfinished.seed_range)
+            more, rows = near_duplicate_pass(self.config, kept, accepted)
+            self._accounting.iteration_kept(unfinished.number, len(accepted), len(more))
+            kept, decisions = [*kept, *more], [*decisions, *rows]
+        write_accepted(self.run_dir, kept, decisions)
         if self.summary.complete and self.config.checkpoints.prune_finished:
             await checkpoints.compact(self.saver)
         self._accounting.close(
             wall_seconds,
             kept=len(kept),
-            accepted=len(accepted),
+            accepted=self.summary.accepted,
             db_bytes=checkpoints.database_bytes(self.checkpoints_path),
         )
         self.run_dir.write_summary(self.summary.model_dump())
         crash_point("before-status-write")
         self.run_dir.set_status(self.summary.status)
         self._finished = True
+
+
+def _decisions(ledger: Mapping[int, FinishedIteration]) -> list[dict[str, Any]]:
+    """Every near-duplicate decision of the finished iterations, in iteration order."""
+    return [row for number in sorted(ledger) for row in ledger[number].dedup]
 
 
 def prompts_fingerprint(prompts: Mapping[Any, PromptTemplate]) -> str:
@@ -488,6 +719,7 @@ async def run_seeds(
     seed: int = 0,
     members: Members | None = None,
     observer: RunObserver | None = None,
+    iterations: int = 1,
 ) -> AsyncIterator[Record]:
     """Run seeds through the GRA graph, yielding each seed-sample's record as it finishes.
 
@@ -506,6 +738,7 @@ async def run_seeds(
         seed=seed,
         members=members,
         observer=observer,
+        iterations=iterations,
     ) as runner:
         async for record in runner.records():
             yield record

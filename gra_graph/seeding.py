@@ -1,6 +1,12 @@
 """Before sampling: annotate the seeds that lack metadata (journaled, once per run), build the
 few-shot pools, both in streaming passes over the seeds, and make each seed-sample's starting
-state."""
+state.
+
+Every iteration goes through here (docs/method.md, section 8): iteration 1's seeds are the seeds
+file, a later iteration's are the samples the one before kept. Seed indices are run-wide
+(``first_index``), so the annotations journal, the thread ids and every seeded draw of a later
+iteration never meet an earlier one's.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +33,10 @@ async def annotate_seeds(
     append: Callable[[dict[str, object]], object],
     on_call: Callable[[CallRecord], None],
     warn: Callable[[str], None],
+    first_index: int = 0,
 ) -> dict[int, Seed | None]:
-    """Annotate every seed that lacks metadata; only those are returned (``None``: unusable).
+    """Annotate every seed that lacks metadata; only those are returned (``None``: unusable),
+    keyed by run-wide seed index (``seeds[0]`` is seed ``first_index``).
 
     Streams the seeds with at most ``concurrency`` annotations in flight (never more workers
     than seeds to annotate, whatever ``concurrency`` says). Rows already in the run's
@@ -53,7 +61,7 @@ async def annotate_seeds(
     stopped = False
 
     def todo() -> Iterator[tuple[int, Seed]]:
-        for i, seed in enumerate(seeds):
+        for i, seed in enumerate(seeds, start=first_index):
             if seed.annotated:
                 continue
             row = cached.pop(i, None)
@@ -90,11 +98,23 @@ async def annotate_seeds(
 def build_pools(seeds: Seeds, annotations: dict[int, Seed | None], run_seed: int) -> FewShotPools:
     """The few-shot pools, from one more streaming pass over the seeds."""
     pools = FewShotPools(run_seed)
-    for i, seed in enumerate(seeds):
+    grow_pools(pools, seeds, annotations)
+    return pools
+
+
+def grow_pools(
+    pools: FewShotPools,
+    seeds: Seeds,
+    annotations: dict[int, Seed | None],
+    first_index: int = 0,
+) -> None:
+    """Offer every usable seed to its domain's pool, in order (``annotations`` fills the seeds
+    without metadata, keyed by run-wide index from ``first_index``). A later iteration's seeds,
+    the samples the one before kept, join the pool this way and stay for every iteration after."""
+    for i, seed in enumerate(seeds, start=first_index):
         filled = seed if seed.annotated else annotations.get(i)
         if filled is not None:
             pools.add(filled)
-    return pools
 
 
 def initial_state(
@@ -104,10 +124,11 @@ def initial_state(
     pools: FewShotPools,
     run_seed: int,
     few_shot: int,
+    iteration: int = 1,
 ) -> dict[str, Any]:
     """The state a seed-sample's thread starts from: the seed, its domain, and the few-shot
     pool the Generator sees (the seed's own pair plus ``few_shot - 1`` others of its domain,
-    drawn by the run seed and the sample's identity)."""
+    drawn by the run seed and the sample's identity), and the iteration it belongs to."""
     seed_index, sample_index = key
     assert seed.domain and seed.keywords and seed.summary
     own = pool_entry(seed)
@@ -116,6 +137,7 @@ def initial_state(
     picks = rng.sample(others, min(len(others), few_shot - 1))
     return {
         "run_id": run_id,
+        "iteration": iteration,
         "seed_index": seed_index,
         "sample_index": sample_index,
         "seed": seed.model_dump(),

@@ -192,6 +192,7 @@ class GraState(TypedDict, total=False):
 
     # inputs
     run_id: str
+    iteration: int
     seed_index: int
     sample_index: int
     seed: dict[str, Any]
@@ -233,7 +234,16 @@ class Record(_Model):
     """The provenance record of one seed-sample, one line of ``records.jsonl``."""
 
     run_id: str
-    seed_index: int
+    iteration: int = Field(
+        1,
+        ge=1,
+        description="the iteration (the paper's round) the sample was made in, from 1; its "
+        "seed is an original seed in iteration 1 and a sample kept by iteration - 1 after that",
+    )
+    seed_index: int = Field(
+        description="run-wide seed number: the seeds file's line order in iteration 1, then "
+        "each iteration's seeds numbered after the previous iteration's (see iterations.jsonl)"
+    )
     sample_index: int
     status: Literal["accepted", "rejected"]
     reason: str
@@ -257,6 +267,8 @@ class Record(_Model):
 
     @property
     def key(self) -> tuple[int, int]:
+        """The seed-sample's identity, unique across every iteration of a run (seed indices
+        are run-wide)."""
         return (self.seed_index, self.sample_index)
 
     @property

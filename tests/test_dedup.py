@@ -135,3 +135,11 @@ def test_exact_duplicates_dropped_at_threshold_one():
     t = "Write a Python function that returns the three most common words in a text, ignoring case."
     results = near_duplicate_filter([t, t], [2.0, 1.0], 1.0)
     assert {r.index: r.kept for r in results} == {0: True, 1: False}
+
+
+def test_texts_kept_before_stay_kept_and_drop_their_near_duplicates():
+    # an earlier iteration kept BASE with a low score; a later, higher-scored copy cannot
+    # displace it, and is dropped with BASE as its nearest
+    results = near_duplicate_filter([BASE, NEAR, OTHER], [0.0, 9.5, 9.0], 0.9, fixed=1)
+    assert [(r.index, r.kept, r.nearest) for r in results] == [(1, False, 0), (2, True, 0)]
+    assert near_duplicate_filter([BASE], [0.0], 0.9, fixed=1) == []

@@ -90,6 +90,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "mid-records-append:5",
         "after-records-append:3",
         "mid-annotations-append:1",
+        "mid-iterations-append:1",  # the (only) iteration's commit line torn
+        "after-iterations-append:1",  # committed, accepted.jsonl not yet written
         "before-accepted-rename:1",
         "before-dedup-rename:1",
         "before-status-write:1",
@@ -112,6 +114,8 @@ def test_every_crash_point_is_covered():
         "mid-records-append",
         "after-records-append",
         "mid-annotations-append",
+        "mid-iterations-append",  # also across iterations in test_iterations.py
+        "after-iterations-append",
         "before-accepted-rename",
         "before-dedup-rename",
         "before-status-write",

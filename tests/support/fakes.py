@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,28 @@ def default_text(prompt: str) -> str:
     if prompt.startswith("Improve your answer"):
         return "def fib(n, memo={}):  # revised\n    ..."
     return "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)"
+
+
+def _words(prompt: str, n: int, salt: str = "") -> list[str]:
+    digest = hashlib.sha256(f"{salt}{prompt}".encode()).hexdigest()
+    return [digest[i : i + 5] for i in range(0, 5 * n, 5)]
+
+
+def varied_text(title: str, prompt: str) -> str:
+    """A reply of "words" taken from a digest of the prompt: the same prompt gives the same
+    text in any process, different prompts give texts far apart for the near-duplicate filter."""
+    return "Task " + " ".join(_words(prompt, 12)) + "."
+
+
+def varied_metadata(title: str, prompt: str) -> str:
+    """An enrichment reply (keywords and summary) that differs with the sample it describes."""
+    keywords = _words(prompt, 3, "keywords")
+    summary = f"How {keywords[0]} meets {keywords[1]} and {keywords[2]}"
+    return json.dumps({"keywords": keywords, "summary": summary})
+
+
+VARIED: dict[str, Reply] = {"text": varied_text, "Metadata": varied_metadata}
+"""Replies for a member whose samples all differ (no near-duplicates), deterministically."""
 
 
 class ScriptedChatModel(SchemaChatModel):
