@@ -11,12 +11,11 @@ import re
 
 _WORDS = re.compile(r"\w+")
 
-FILLER = frozenset(
-    """a an the and or of to in on for with by at from as is are be was were it this that
-    these those here there sure certainly okay ok yes no please thanks thank you your my me i
-    we our can could would will shall should do does did let s answer task request question
-    following below above""".split()
-)
+_FILLER_TEXT = """a an the and or of to in on for with by at from as is are be was were it this
+that these those here there sure certainly okay ok yes no please thanks thank you your my me i
+we our can could would will shall should do does did let s answer task request question
+following below above"""
+FILLER = frozenset(_FILLER_TEXT.split())
 """Words that carry no answer: an echo of the task padded with them is still an echo."""
 
 
