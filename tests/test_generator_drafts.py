@@ -94,7 +94,7 @@ async def test_keyword_sources_limit_what_the_triple_is_composed_from(
 
 async def test_an_answer_that_restates_the_instruction_is_rejected(tmp_path: Path):
     def echo(title: str, prompt: str) -> str:
-        if "Write ONE new task" in prompt:
+        if "write ONE new task" in prompt:
             return "Reverse the words of a sentence in Python."
         return "Reverse the words of a sentence in Python"
 
