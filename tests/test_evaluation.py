@@ -327,7 +327,7 @@ def test_gra_eval_side_by_side_with_json(two_runs, tmp_path: Path, capsys):
     out = tmp_path / "eval.json"
     assert main(["eval", str(small), str(larger), "--json", str(out)]) == 0
     captured = capsys.readouterr()
-    for title in ("outcome", "diversity", "domain mix", "Krippendorff", "cost per accepted"):
+    for title in ("outcome", "diversity", "domains", "Krippendorff", "cost per accepted"):
         assert title in captured.out
     assert "small" in captured.out and "larger" in captured.out
     runs = json.loads(out.read_text())["runs"]

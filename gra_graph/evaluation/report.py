@@ -212,14 +212,14 @@ def tables(evaluations: Sequence[RunEvaluation]) -> list[Table]:
                 *_text_rows("all generated", lambda e: e.generated),
             ],
         ),
-        _table("domain mix: accepted / all seed-samples", evaluations, _domain_rows(evaluations)),
+        _table("domains: accepted / all", evaluations, _domain_rows(evaluations)),
         _table(
             "reviewer agreement: Krippendorff's alpha (abstentions are missing values)",
             evaluations,
             _agreement_rows(evaluations),
         ),
         _table(
-            "cost per accepted sample (tokens: prompt + completion; seconds: summed per call)",
+            "cost per accepted sample",
             evaluations,
             _cost_rows(evaluations, per_accepted=True),
         ),
