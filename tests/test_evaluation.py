@@ -303,14 +303,15 @@ def gra_fake(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def fake_run(tmp_path: Path, name: str, seeds: slice) -> Path:
+def fake_run(tmp_path: Path, name: str, seeds: slice, *extra: str) -> Path:
     graph = tmp_path / f"{name}.yaml"
     graph.write_text(scripted_graph_text(name), encoding="utf-8")
     seeds_file = tmp_path / f"{name}.jsonl"
     lines = (ROOT / "examples" / "seeds.jsonl").read_text(encoding="utf-8").splitlines()
     seeds_file.write_text("\n".join(lines[seeds]) + "\n", encoding="utf-8")
     out = tmp_path / name
-    result = gra_fake("run", str(graph), "--seeds", str(seeds_file), "--out", str(out), "--quiet")
+    argv = ["run", str(graph), "--seeds", str(seeds_file), "--out", str(out), "--quiet", *extra]
+    result = gra_fake(*argv)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -327,7 +328,7 @@ def test_gra_eval_side_by_side_with_json(two_runs, tmp_path: Path, capsys):
     out = tmp_path / "eval.json"
     assert main(["eval", str(small), str(larger), "--json", str(out)]) == 0
     captured = capsys.readouterr()
-    for title in ("outcome", "diversity", "domain mix", "Krippendorff", "cost per accepted"):
+    for title in ("outcome", "diversity", "domains", "Krippendorff", "cost per accepted"):
         assert title in captured.out
     assert "small" in captured.out and "larger" in captured.out
     runs = json.loads(out.read_text())["runs"]
@@ -346,9 +347,9 @@ def test_gra_eval_side_by_side_with_json(two_runs, tmp_path: Path, capsys):
         assert ("annotate" in run["cost"]["by_role"]) == (path == larger)
         assert run["cost"]["total"]["prompt_tokens"] == sum(c["prompt_tokens"] for c in calls)
         assert sum(m["calls"] for m in run["cost"]["by_member"].values()) == len(calls)
-        if o["accepted"]:
-            per = run["cost_per_accepted"]["total"]["calls"]
-            assert per == pytest.approx(len(calls) / o["accepted"], abs=0.01)
+        assert o["accepted"] > 0  # the scripted reviews pass every sample
+        per = run["cost_per_accepted"]["total"]["calls"]
+        assert per == pytest.approx(len(calls) / o["accepted"], abs=0.01)
         # the scripted members repeat one sample: MiniLM sees copies, every pair a near-duplicate
         semantic = run["generated"]["semantic"]
         assert semantic["threshold"] == 0.9 and semantic["unavailable"] == ""
@@ -406,3 +407,19 @@ def test_an_unwritable_json_file_is_one_error_line(two_runs, tmp_path: Path, cap
     assert main(["eval", str(two_runs[0]), "--json", str(target)]) == EXIT_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: cannot write") and "No such file" in err[-1]
+
+
+def test_each_iteration_has_its_counts(tmp_path: Path, capsys):
+    out = fake_run(tmp_path, "iter", slice(0, 2), "--iterations", "2")
+    report = tmp_path / "e.json"
+    assert main(["eval", str(out), "--no-embeddings", "--json", str(report)]) == 0
+    assert "iterations: accepted / done" in capsys.readouterr().out
+    (run,) = json.loads(report.read_text())["runs"]
+    rows = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    o = run["outcome"]
+    assert o["iterations"] == 2 and o["seed_samples"] == len(rows) == o["expected"]
+    assert sorted(o["by_iteration"]) == ["1", "2"]
+    for i, counts in o["by_iteration"].items():
+        mine = [r for r in rows if r["iteration"] == int(i)]
+        assert counts["seed_samples"] == len(mine)
+        assert counts["accepted"] == sum(r["status"] == "accepted" for r in mine)

@@ -29,7 +29,7 @@ from gra_graph.evaluation.diversity import (
 )
 from gra_graph.evaluation.metrics import rate
 from gra_graph.export import dedup_rank, reason_kind
-from gra_graph.rundirs import ResumeRequest, RunDir, RunInfoError
+from gra_graph.rundirs import ResumeRequest, RunDir, RunInfo, RunInfoError
 from gra_graph.state import CallRecord, Record
 from gra_graph.vocabulary import CHECK_CRITERIA, DOMAINS, SCORE_DIMENSIONS
 
@@ -41,12 +41,22 @@ COMPOSITE = "composite"
 """The agreement row over each review's mean score (the committee's mu is their mean)."""
 
 
+class IterationOutcome(BaseModel):
+    """One iteration's records and how many were accepted."""
+
+    seed_samples: int
+    accepted: int
+
+
 class Outcome(BaseModel):
     """Counts and rates over the run's records (one per finished seed-sample)."""
 
     status: str
     expected: int
-    """seed-samples the run was started for (seeds x samples per seed)"""
+    """seed-samples known so far (:attr:`gra_graph.rundirs.RunInfo.total`: later iterations
+    add the samples earlier ones kept)"""
+    iterations: int
+    """iterations planned (``--iterations``)"""
     seed_samples: int
     accepted: int
     rejected: int
@@ -64,6 +74,8 @@ class Outcome(BaseModel):
     revision_rate: float | None
     check_pass_rate: float | None
     rejection_reasons: dict[str, int]
+    by_iteration: dict[int, IterationOutcome]
+    """seed-samples and acceptances of each iteration that has records"""
 
 
 class TextFigures(BaseModel):
@@ -113,6 +125,8 @@ class _Tally:
         self.reasons: Counter[str] = Counter()
         self.domains_all: Counter[str] = Counter()
         self.domains_accepted: Counter[str] = Counter()
+        self.iteration_records: Counter[int] = Counter()
+        self.iteration_accepted: Counter[int] = Counter()
         self.accepted: list[Sample] = []
         self.generated: list[Sample] = []
         # the method's names are always reported, with why alpha is undefined where it is
@@ -143,12 +157,13 @@ class _Tally:
                 tally.unreadable += 1
         return tally
 
-    def outcome(self, status: str, expected: int, kept: int | None) -> Outcome:
+    def outcome(self, info: RunInfo, kept: int | None) -> Outcome:
         """The counts and their rates."""
         c = self.counts
         return Outcome(
-            status=status,
-            expected=expected,
+            status=info.status,
+            expected=info.total,
+            iterations=info.iterations,
             seed_samples=self.records,
             accepted=c["accepted"],
             rejected=c["rejected"],
@@ -163,12 +178,20 @@ class _Tally:
             revision_rate=_round(rate(c["revised"], self.records)),
             check_pass_rate=_round(rate(c["check_passed"], c["checked"])),
             rejection_reasons=dict(self.reasons.most_common()),
+            by_iteration={
+                i: IterationOutcome(
+                    seed_samples=self.iteration_records[i], accepted=self.iteration_accepted[i]
+                )
+                for i in sorted(self.iteration_records)
+            },
         )
 
     def add(self, record: Record) -> None:
         self.records += 1
         accepted = record.status == "accepted"
         self.counts["accepted" if accepted else "rejected"] += 1
+        self.iteration_records[record.iteration] += 1
+        self.iteration_accepted[record.iteration] += accepted
         if not accepted:
             self.reasons[reason_kind(record.reason)] += 1
         self.counts["adjudicated"] += record.adjudication is not None
@@ -306,14 +329,15 @@ def evaluate_run(
     embed, unavailable = embedder() if embedder else (None, "skipped: --no-embeddings")
     if unavailable:
         notes.append(f"embedding figures {unavailable}")
-    status = run_dir.status(manifest)
-    if status != "complete":
-        notes.append(f"status {status}: the figures cover the records written so far")
     try:
-        expected = int(manifest.get("seeds", 0)) * int(manifest.get("samples_per_seed", 1))
-    except (TypeError, ValueError):
-        raise RunInfoError(f"{run_dir.run_file} is damaged: seeds is not a number") from None
-    outcome = tally.outcome(status, expected, kept)
+        info = run_dir.info()  # status, and the seed-samples known (iterations add some)
+    except RunInfoError:
+        raise
+    except (TypeError, ValueError) as exc:  # a wrong type in run.json
+        raise RunInfoError(f"{run_dir.run_file} is damaged: {exc}") from None
+    if info.status != "complete":
+        notes.append(f"status {info.status}: the figures cover the records written so far")
+    outcome = tally.outcome(info, kept)
     domains = [d for d in DOMAINS if d in tally.domains_all]
     domains += sorted(d for d in tally.domains_all if d not in DOMAINS)
     return RunEvaluation(

@@ -97,11 +97,17 @@ def _outcome_rows() -> list[tuple[str, Cell]]:
         k = e.outcome.kept_after_dedup
         return "- (accepted.jsonl not written yet)" if k is None else str(k)
 
+    def iterations(e: RunEvaluation) -> str:
+        done = e.outcome.by_iteration
+        parts = [f"{i}: {n.accepted} / {n.seed_samples}" for i, n in done.items()]
+        return f"{', '.join(parts) or '-'} (of {e.outcome.iterations} planned)"
+
     o = lambda e: e.outcome  # noqa: E731 - a short accessor keeps the rows on one line each
     return [
         ("graph", lambda e: safe(e.graph)),
         ("status", lambda e: o(e).status),
         ("seed-samples done", lambda e: f"{o(e).seed_samples} of {o(e).expected}"),
+        ("iterations: accepted / done", iterations),
         ("accepted", lambda e: _count_rate(o(e).accepted, o(e).acceptance_rate)),
         ("kept after dedup (accepted.jsonl)", kept),
         ("adjudicated", lambda e: _count_rate(o(e).adjudicated, o(e).adjudication_rate)),
@@ -212,14 +218,14 @@ def tables(evaluations: Sequence[RunEvaluation]) -> list[Table]:
                 *_text_rows("all generated", lambda e: e.generated),
             ],
         ),
-        _table("domain mix: accepted / all seed-samples", evaluations, _domain_rows(evaluations)),
+        _table("domains: accepted / all", evaluations, _domain_rows(evaluations)),
         _table(
             "reviewer agreement: Krippendorff's alpha (abstentions are missing values)",
             evaluations,
             _agreement_rows(evaluations),
         ),
         _table(
-            "cost per accepted sample (tokens: prompt + completion; seconds: summed per call)",
+            "cost per accepted sample",
             evaluations,
             _cost_rows(evaluations, per_accepted=True),
         ),
