@@ -159,6 +159,8 @@ class SimpleEngine(ModelEngine):
         lookaheads = 0
         for i, node, taken in reversed(chosen):
             reader.observe(node, row_after(n_prompt + i - 1, generated[i - 1]))
+            if n_prompt + i >= llama.n_ctx():
+                continue  # the context is full: no cell for a lookahead, its mass is dropped
             for token in reader.lookaheads(node, taken):
                 reader.observe_lookahead(node, token, row_after(n_prompt + i, token))
                 lookaheads += 1
