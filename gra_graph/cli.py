@@ -259,7 +259,58 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, default=8, metavar="K", help="judge calls in flight (default: 8)"
     )
     bench.add_argument("--engine", choices=["batched", "simple"], default=None)
+    bench.add_argument(
+        "--scoring",
+        choices=["sampled", "expected"],
+        default=None,
+        help="override the graph's judging.scoring (expected also reports the written scores)",
+    )
+    bench.add_argument(
+        "--score-order",
+        choices=["fixed", "shuffled", "one_per_call"],
+        default=None,
+        help="override the graph's judging.score_order",
+    )
+    bench.add_argument(
+        "--check-rule",
+        choices=["any_fail", "majority", "mean_probability"],
+        default=None,
+        help="override the graph's judging.check_rule (every rule is reported either way)",
+    )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="evaluate run directories: rates, diversity, lengths, domains, agreement, cost",
+        description="Evaluate one run directory, or several side by side (one column each); a "
+        "run still in progress is evaluated on the records written so far. Reports acceptance, "
+        "adjudication, revision and instruction-check pass rates; distinct-1/2 and word lengths "
+        "(min, quartiles, max) of instructions and responses; mean pairwise cosine distance and "
+        "near-duplicates at the run's dedup threshold with the all-MiniLM-L6-v2 embedder (left "
+        "out, with the reason, when its package is missing); the domain mix; Krippendorff's "
+        "alpha between reviewers per score dimension (interval) and per instruction-check "
+        "criterion (nominal), abstentions counted as missing; and tokens, model seconds and "
+        "calls per accepted sample, per role and per member.",
+    )
+    evaluate.add_argument(
+        "run_dirs", type=_path, nargs="+", metavar="RUN_DIR", help="run directories"
+    )
+    evaluate.add_argument(
+        "--json", type=_path, default=None, metavar="FILE", help="also write every figure here"
+    )
+    evaluate.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="near-duplicate cosine threshold (default: the dedup.threshold of each run's "
+        "graph file, if it is unchanged since the run; else 0.9)",
+    )
+    evaluate.add_argument(
+        "--no-embeddings",
+        action="store_true",
+        help="skip the embedding figures (no MiniLM load)",
+    )
     return parser
 
 
@@ -281,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             return _models(args, console)
         if args.command == "bench-review":
             return asyncio.run(_bench_review(args, console))
+        if args.command == "eval":
+            return _eval(args, console)
         return _draw(args)
     except USER_ERRORS as exc:
         console.print(
@@ -597,6 +650,8 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.bench.cache import BenchCacheError
     from gra_graph.bench.pairs import PairsFileError, read_pairs
     from gra_graph.bench.report import BenchProgress, tables, write_json, write_markdown
+    from gra_graph.config import Judging
+    from gra_graph.prompts import load_prompts
 
     for flag, value in (("--limit", args.limit), ("--concurrency", args.concurrency)):
         if value is not None and value < 1:
@@ -606,6 +661,20 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
         config = config.model_copy(
             update={"engine": config.engine.model_copy(update={"kind": args.engine})}
         )
+    judging = {
+        key: value
+        for key, value in (
+            ("scoring", args.scoring),
+            ("score_order", args.score_order),
+            ("check_rule", args.check_rule),
+        )
+        if value is not None
+    }
+    if judging:
+        config = config.model_copy(
+            update={"judging": Judging.model_validate({**config.judging.model_dump(), **judging})}
+        )
+        load_prompts(config)  # a prompt that cannot be asked in the new order fails here
     if args.members:
         config = restrict_members(config, [n.strip() for n in args.members.split(",") if n.strip()])
     try:
@@ -655,6 +724,38 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
     if args.markdown:
         write_markdown(report, args.markdown)
         console.print(f"markdown: {safe(args.markdown)}", highlight=False)
+    return 0
+
+
+def _eval(args: argparse.Namespace, console: Console) -> int:
+    """``gra eval``: the figures are :mod:`gra_graph.evaluation`'s; this reads the arguments."""
+    from gra_graph.evaluation.evaluate import evaluate_run, minilm_embedder
+    from gra_graph.evaluation.report import notes, tables, write_json
+    from gra_graph.rundirs import RunDir
+
+    if args.threshold is not None and not 0.0 < args.threshold <= 1.0:
+        raise GraphConfigError(f"--threshold must be in (0, 1], got {args.threshold}")
+    for path in args.run_dirs:  # every directory checked before any work
+        RunDir(path).manifest()
+    embedder = None if args.no_embeddings else minilm_embedder
+    evaluations = [evaluate_run(p, args.threshold, embedder) for p in args.run_dirs]
+    # piped output has no terminal width to fit: keep rows whole rather than 80 columns
+    out = Console(emoji=False) if sys.stdout.isatty() else Console(emoji=False, width=160)
+    for table in tables(evaluations):
+        out.print(table)
+    for note in notes(evaluations):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    if args.json:
+        try:
+            write_json(evaluations, args.json)
+        except OSError as exc:
+            console.print(
+                f"[red]error:[/] cannot write {safe(args.json)}: {safe(exc.strerror or exc)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return EXIT_INPUT
+        console.print(f"json: {safe(args.json)}", highlight=False)
     return 0
 
 

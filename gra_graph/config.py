@@ -295,6 +295,56 @@ class Checkpoints(_Strict):
     )
 
 
+# ---- judging: how the reviewers' scores and checks are read (docs/method.md, section 9f) ----
+
+ScoringMode = Literal["sampled", "expected"]
+ScoreOrder = Literal["fixed", "shuffled", "one_per_call"]
+CheckRule = Literal["any_fail", "majority", "mean_probability"]
+
+
+class Judging(_Strict):
+    """How a reviewer's scores and instruction checks are read and combined.
+
+    The defaults are the paper's: one sampled integer per dimension, asked in the prompt's
+    order, and any failed criterion from any reviewer rejects. The other values go beyond it.
+    """
+
+    scoring: ScoringMode = Field(
+        "sampled",
+        description="sampled: each 0-10 score is the integer the reviewer wrote (the paper); "
+        "expected: the mean of the reviewer's own probabilities of 0..10 at that position "
+        "(G-Eval), with the distribution kept in the record. Members that cannot report "
+        "probabilities fall back to sampled, and the review says so.",
+    )
+    score_order: ScoreOrder = Field(
+        "fixed",
+        description="fixed: the dimensions in the prompt's order (the paper); shuffled: a "
+        "seeded permutation per reviewer call, of the prompt's list and of the JSON keys alike; "
+        "one_per_call: one call per dimension.",
+    )
+    check_rule: CheckRule = Field(
+        "any_fail",
+        description="any_fail: one failed criterion from one reviewer rejects (the paper); "
+        "majority: rejects when more than half of the usable reviewers fail the same "
+        "criterion; mean_probability: rejects when the reviewers' mean P(pass) of a criterion "
+        "is below check_threshold.",
+    )
+    check_threshold: float = Field(
+        0.5,
+        gt=0.0,
+        lt=1.0,
+        description="The mean P(pass) a criterion needs under check_rule mean_probability.",
+    )
+
+    @property
+    def reads_checks(self) -> bool:
+        """Whether instruction checks read P(pass) from the logits (for the rule or the record)."""
+        return self.scoring == "expected" or self.check_rule == "mean_probability"
+
+
+# ---- end of judging ----
+
+
 def _default_prompts() -> dict[Stage, str]:
     return {stage: f"../prompts/{spec.prompt_file}" for stage, spec in STAGES.items()}
 
@@ -324,6 +374,7 @@ class GraphConfig(_Strict):
     generation: Generation = Field(default_factory=Generation)
     engine: Engine = Field(default_factory=Engine)
     checkpoints: Checkpoints = Field(default_factory=Checkpoints)
+    judging: Judging = Field(default_factory=Judging)
     prompts: dict[Stage, str] = Field(
         default_factory=_default_prompts,
         description="Prompt file per stage, relative to the graph file's folder. It must lie "
@@ -453,6 +504,8 @@ class GraphConfig(_Strict):
         exclude: set[str] = {"description", "engine", "checkpoints", "prompt_root"}
         if self.score_dimensions == SCORE_DIMENSIONS:
             exclude.add("score_dimensions")  # runs from before the setting existed still resume
+        if self.judging == Judging():
+            exclude.add("judging")  # likewise
         text = self.model_dump_json(exclude=exclude)
         text += self.engine.kind
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Literal
 
-from gra_graph.config import GraphConfig, Thresholds
+from gra_graph.config import CheckRule, GraphConfig, Judging, Thresholds
 from gra_graph.state import Adjudication, Decision, InstructionCheck, Review, Verdict
 
 
@@ -60,16 +60,16 @@ def committee_verdict(reviews: Sequence[Review], thresholds: Thresholds, round_:
 
 
 def instruction_check_outcome(
-    checks: Sequence[InstructionCheck], thresholds: Thresholds
+    checks: Sequence[InstructionCheck], thresholds: Thresholds, judging: Judging | None = None
 ) -> Decision | None:
-    """Step 3a: a rejection if ANY reviewer fails ANY criterion, else ``None`` (go on).
+    """Step 3a: a rejection if the checks fail by ``judging.check_rule`` (by default the
+    paper's: ANY reviewer failing ANY criterion), else ``None`` (go on).
 
     Abstaining reviewers neither pass nor fail; fewer than ``min_valid_reviews`` usable checks
     rejects the sample as undecidable.
     """
-    failures = [
-        f"{c.reviewer} failed {', '.join(c.failed)}" for c in checks if not c.abstained and c.failed
-    ]
+    judging = judging or Judging()
+    failures = check_failures(checks, judging.check_rule, judging.check_threshold)
     if failures:
         return Decision(status="rejected", reason="instruction check: " + "; ".join(failures))
     valid = sum(not c.abstained for c in checks)
@@ -139,3 +139,52 @@ def adjudication_decision(adjudication: Adjudication, tau: float) -> Decision:
         status="rejected",
         reason=f"adjudicator drops: composite {adjudication.composite} < tau {tau}",
     )
+
+
+# ---- check rules (docs/method.md, section 9f) ----
+
+
+def check_failures(
+    checks: Sequence[InstructionCheck], rule: CheckRule = "any_fail", threshold: float = 0.5
+) -> list[str]:
+    """Why the usable ``checks`` fail the instruction under ``rule``; empty when they pass.
+
+    - ``any_fail`` (the paper): any reviewer failing any criterion.
+    - ``majority``: more than half of the usable reviewers failing the same criterion.
+    - ``mean_probability``: the usable reviewers' mean P(pass) of a criterion below
+      ``threshold``; a check without that probability counts its written verdict as 1 or 0.
+
+    >>> from gra_graph.state import InstructionCheck as C
+    >>> ok = {"rationality": True, "completeness": True, "clarity": True}
+    >>> checks = [C(reviewer="a", model_file="m", criteria={**ok, "clarity": False}),
+    ...           C(reviewer="b", model_file="m", criteria=ok)]
+    >>> check_failures(checks, "any_fail")
+    ['a failed clarity']
+    >>> check_failures(checks, "majority")
+    []
+    """
+    usable = [c for c in checks if not c.abstained]
+    if rule == "any_fail":
+        return [f"{c.reviewer} failed {', '.join(c.failed)}" for c in usable if c.failed]
+    criteria = list(dict.fromkeys(k for c in usable for k in c.criteria))
+    failures = []
+    for criterion in criteria:
+        votes = [c for c in usable if criterion in c.criteria]
+        if rule == "majority":
+            fails = sum(not c.criteria[criterion] for c in votes)
+            if 2 * fails > len(votes):
+                failures.append(f"{criterion} failed by {fails} of {len(votes)} reviewers")
+        elif rule == "mean_probability":
+            p = statistics.fmean(pass_probability(c, criterion) for c in votes)
+            if p < threshold:
+                failures.append(f"{criterion}: mean P(pass) {p:.2f} < {threshold:g}")
+        else:
+            raise ValueError(f"unknown check rule {rule!r}")
+    return failures
+
+
+def pass_probability(check: InstructionCheck, criterion: str) -> float:
+    """A check's P(pass) of ``criterion``: read from the logits, else its verdict as 1 or 0."""
+    if criterion in check.pass_probability:
+        return check.pass_probability[criterion]
+    return 1.0 if check.criteria[criterion] else 0.0

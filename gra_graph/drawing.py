@@ -82,6 +82,19 @@ class EdgeRule:
         return [f"or {c}" if i else c for i, c in enumerate(self.clauses)]
 
 
+def _check_rule_labels(config: GraphConfig) -> tuple[str, str]:
+    """How the instruction checks pass and fail under ``judging.check_rule``."""
+    rule, threshold = config.judging.check_rule, config.judging.check_threshold
+    if rule == "majority":
+        return "no criterion failed by a majority", "a majority fails a criterion"
+    if rule == "mean_probability":
+        return (
+            f"mean P(pass) >= {threshold:g} on every criterion",
+            f"mean P(pass) < {threshold:g} on a criterion",
+        )
+    return "every check passes", "any reviewer fails a check"
+
+
 def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
     """Every conditional edge's rule under ``config``; the one place labels come from.
 
@@ -99,6 +112,7 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
     if not config.adjudication:
         decide_end.append(f"mu >= {tau} and sigma > {delta} (adjudication off)")
     decide_end.append(f"fewer than {usable} usable reviews")
+    checks_pass, checks_fail = _check_rule_labels(config)
     return {
         ("compose_keywords", "write_instruction"): EdgeRule(("keywords composed",)),
         ("compose_keywords", END): EdgeRule(("generator fails to compose keywords",)),
@@ -111,11 +125,9 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
             ("generator writes no response", "response restates the instruction")
         ),
         ("gather_checks", "score_response"): EdgeRule(
-            (f"every check passes, at least {usable} usable",)
+            (f"{checks_pass}, at least {usable} usable",)
         ),
-        ("gather_checks", END): EdgeRule(
-            ("any reviewer fails a check", f"fewer than {usable} usable checks")
-        ),
+        ("gather_checks", END): EdgeRule((checks_fail, f"fewer than {usable} usable checks")),
         ("decide", "enrich"): EdgeRule((f"mu >= {tau} and sigma <= {delta}",)),
         ("decide", "adjudicate"): EdgeRule(
             (f"mu >= {tau} and sigma > {delta}",), off=no_adjudication

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.inputs import MAX_PROMPT_FILE_BYTES, InputFileError, read_bounded_text
+from gra_graph.score_order import order_problems
 from gra_graph.stages import STAGES, Stage
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -63,7 +64,8 @@ def load_prompts(config: GraphConfig) -> dict[Stage, PromptTemplate]:
     Raises:
         PromptError: a file is missing, unreadable, not a regular file or larger than
             ``MAX_PROMPT_FILE_BYTES``, uses a placeholder its stage lacks, or (scored stages)
-            does not name one of the graph's score dimensions.
+            does not name one of the graph's score dimensions, or (``judging.score_order``
+            other than fixed) cannot be asked in another order (:mod:`gra_graph.score_order`).
     """
     templates: dict[Stage, PromptTemplate] = {}
     for stage in Stage:
@@ -88,6 +90,12 @@ def load_prompts(config: GraphConfig) -> dict[Stage, PromptTemplate]:
                     f"prompts.{stage.value}: {path.name} does not describe the score "
                     f"dimension(s) {missing}; every one of score_dimensions needs a line saying "
                     "what it means and the JSON key to reply with"
+                )
+            problems = order_problems(text, config.score_dimensions)
+            if config.judging.score_order != "fixed" and problems:
+                raise PromptError(
+                    f"prompts.{stage.value}: {path.name} cannot be asked in judging.score_order "
+                    f"{config.judging.score_order}: {'; '.join(problems)}"
                 )
         templates[stage] = template
     return templates

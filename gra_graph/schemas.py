@@ -89,7 +89,7 @@ def _rubric_model(
     return model
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=1024)  # one per dimension order asked (judging.score_order)
 def score_output(dimensions: tuple[str, ...] = SCORE_DIMENSIONS) -> type[_Rubric]:
     """Stage 3b: a score per dimension, plus strengths and weaknesses."""
     return _rubric_model(
@@ -97,7 +97,7 @@ def score_output(dimensions: tuple[str, ...] = SCORE_DIMENSIONS) -> type[_Rubric
     )
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=1024)
 def adjudication_output(dimensions: tuple[str, ...] = SCORE_DIMENSIONS) -> type[_Rubric]:
     """Stage 5: the Adjudicator's re-score, plus its rationale."""
     return _rubric_model("AdjudicationOutput", dimensions, rationale=(ShortText, ""))

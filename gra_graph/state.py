@@ -69,8 +69,18 @@ class CallRecord(_Model):
     )
 
 
+Score = Annotated[int | float, Field(ge=0, le=10)]
+"""A 0-10 score: the integer a reviewer wrote, or an expected value (docs/method.md, 9f)."""
+
+ScoringMode = Literal["sampled", "expected"]
+
+
 class InstructionCheck(_Model):
-    """One reviewer's pass/fail verdict on the instruction (docs/method.md, section 4a)."""
+    """One reviewer's pass/fail verdict on the instruction (docs/method.md, section 4a).
+
+    ``pass_probability`` is the reviewer's own P(pass) per criterion, read from the logits when
+    the graph asks for it (section 9f); ``note`` says why it is missing when it was asked for.
+    """
 
     reviewer: str
     model_file: str
@@ -78,6 +88,8 @@ class InstructionCheck(_Model):
     criteria: dict[str, bool] = Field(default_factory=dict)
     reason: str = ""
     error: str | None = None
+    pass_probability: dict[str, float] = Field(default_factory=dict)
+    note: str | None = None
 
     @property
     def failed(self) -> list[str]:
@@ -88,16 +100,24 @@ class Review(_Model):
     """One reviewer's scores of the response in one round (docs/method.md, section 4b).
 
     An abstaining reviewer has no scores; it is excluded from mean and spread, never counted 0.
+    With ``scoring: expected`` the scores are expected values over ``distributions`` and the
+    integers the reviewer wrote are kept in ``sampled_scores`` (section 9f). ``dimension_order``
+    is the order the dimensions were asked in when it was not the graph's.
     """
 
     reviewer: str
     model_file: str
     round: int = 0
     abstained: bool = False
-    scores: dict[str, int] = Field(default_factory=dict)
+    scores: dict[str, Score] = Field(default_factory=dict)
     strengths: str = ""
     weaknesses: str = ""
     error: str | None = None
+    scoring: ScoringMode = "sampled"
+    sampled_scores: dict[str, int] = Field(default_factory=dict)
+    distributions: dict[str, dict[str, float]] = Field(default_factory=dict)
+    dimension_order: list[str] = Field(default_factory=list)
+    note: str | None = None
 
     @property
     def composite(self) -> float | None:
@@ -123,11 +143,16 @@ class Adjudication(_Model):
     adjudicator: str
     model_file: str
     abstained: bool = False
-    scores: dict[str, int] = Field(default_factory=dict)
+    scores: dict[str, Score] = Field(default_factory=dict)
     composite: float | None = None
     rationale: str = ""
     keep: bool = False
     error: str | None = None
+    scoring: ScoringMode = "sampled"
+    sampled_scores: dict[str, int] = Field(default_factory=dict)
+    distributions: dict[str, dict[str, float]] = Field(default_factory=dict)
+    dimension_order: list[str] = Field(default_factory=list)
+    note: str | None = None
 
 
 class Revision(_Model):

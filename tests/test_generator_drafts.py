@@ -21,6 +21,7 @@ from tests.support.fakes import committee_config, fake_members
         ("Write a haiku about rain.", "Sure! Write a haiku about rain."),
         ("Write a haiku about rain.", "write a haiku about the rain"),
         ("Name the capital of France.", ""),
+        ("Reverse the words of a sentence.", "Certainly! Here is the task: reverse the words."),
     ],
 )
 def test_restatements_are_caught(instruction: str, response: str):
@@ -32,6 +33,11 @@ def test_restatements_are_caught(instruction: str, response: str):
     [
         ("Solve for x: 3x + 7 = 22.", "Subtract 7: 3x = 15, so x = 5."),
         ("Name the capital of France.", "Paris."),
+        (
+            "What process turns sunlight, carbon dioxide and water into glucose in plants?",
+            "The process that turns sunlight, carbon dioxide and water into glucose in plants "
+            "is called photosynthesis.",
+        ),
         (
             "Write a haiku about rain.",
             "Soft rain on the roof\nthe gutters hum a low song\nthe street turns to glass",

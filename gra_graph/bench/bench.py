@@ -21,7 +21,13 @@ from typing import Any
 from gra_graph.bench.cache import JudgeCache
 from gra_graph.bench.judge import Judge, Judged
 from gra_graph.bench.pairs import BenchPair
-from gra_graph.bench.settings import decide, needs_adjudication
+from gra_graph.bench.settings import (
+    ScoreView,
+    as_sampled,
+    as_sampled_adjudication,
+    decide,
+    needs_adjudication,
+)
 from gra_graph.bench.summary import SettingResult, summarize
 from gra_graph.config import GraphConfig, GraphConfigError, Role
 from gra_graph.context import GraContext
@@ -34,7 +40,7 @@ from gra_graph.llm.members import (
     load_members,
 )
 from gra_graph.roles import draw_roles, eligible, sample_rng
-from gra_graph.state import InstructionCheck, Review, RoleDraw
+from gra_graph.state import CallRecord, InstructionCheck, Review, RoleDraw
 
 
 class BenchObserver:
@@ -189,7 +195,7 @@ async def run_bench(
                 pairs_file=pairs_file,
                 seed=seed,
                 config=config,
-                settings=[summarize(r, pairs) for r in results],
+                settings=[summarize(r, pairs, config) for r in results],
                 skipped=skipped,
                 per_pair=_per_pair(pairs, draws, results),
                 cache=str(cache_path),
@@ -212,7 +218,12 @@ async def _judge_all(
     draws: dict[str, RoleDraw],
     observer: BenchObserver,
 ) -> list[SettingResult]:
-    """Wave 1: every reviewer checks and scores every pair. Wave 2: adjudicate conflicts."""
+    """Wave 1: every reviewer checks and scores every pair. Wave 2: adjudicate conflicts.
+
+    Each setting is decided with the scores as the graph reads them and, when it reads them
+    ``expected``, again with the integers the same calls wrote (``sampled``); a pair that
+    conflicts either way is adjudicated once, and that call serves both.
+    """
     jobs = [(m, p) for p in pairs for m in reviewers]
     observer.on_planned(2 * len(jobs))
     answers = await asyncio.gather(
@@ -223,14 +234,29 @@ async def _judge_all(
     for (m, p), check, review in zip(jobs, answers[: len(jobs)], answers[len(jobs) :], strict=True):
         checks[m, p.id] = check  # type: ignore[assignment]
         reviews[m, p.id] = review  # type: ignore[assignment]
+    views: list[ScoreView] = ["graph"]
+    if any(r.value.scoring == "expected" for r in reviews.values()):
+        views.append("sampled")
+
+    def cs_of(names: Sequence[str], p: BenchPair) -> list[InstructionCheck]:
+        return [checks[n, p.id].value for n in names]
+
+    def rs_of(names: Sequence[str], p: BenchPair, view: ScoreView) -> list[Review]:
+        found = [reviews[n, p.id].value for n in names]
+        return [as_sampled(r) for r in found] if view == "sampled" else found
+
+    def calls_of(names: Sequence[str], p: BenchPair) -> list[CallRecord]:
+        return [c for n in names for c in checks[n, p.id].calls + reviews[n, p.id].calls]
 
     results = []
     for m in reviewers:
         single = SettingResult(f"single:{m}", "single", [m])
         for p in pairs:
-            c, r = checks[m, p.id], reviews[m, p.id]
-            single.outcomes[p.id] = decide([c.value], [r.value], config, kind="single")
-            single.calls += [c.call, r.call]
+            for view in views:
+                single.outcome(view)[p.id] = decide(
+                    cs_of([m], p), rs_of([m], p, view), config, kind="single"
+                )
+            single.record(p.id, cs_of([m], p), rs_of([m], p, "graph"), calls_of([m], p))
         results.append(single)
     if not draws:
         return results
@@ -239,13 +265,12 @@ async def _judge_all(
     conflicts: list[BenchPair] = []
     for p in pairs:
         names = draws[p.id].reviewers
-        cs = [checks[n, p.id] for n in names]
-        rs = [reviews[n, p.id] for n in names]
-        committee.outcomes[p.id] = decide(
-            [c.value for c in cs], [r.value for r in rs], config, kind="committee"
-        )
-        committee.calls += [c.call for c in cs] + [r.call for r in rs]
-        if needs_adjudication([c.value for c in cs], [r.value for r in rs], config):
+        for view in views:
+            committee.outcome(view)[p.id] = decide(
+                cs_of(names, p), rs_of(names, p, view), config, kind="committee"
+            )
+        committee.record(p.id, cs_of(names, p), rs_of(names, p, "graph"), calls_of(names, p))
+        if any(needs_adjudication(cs_of(names, p), rs_of(names, p, v), config) for v in views):
             conflicts.append(p)
     results.append(committee)
     if not config.adjudication:
@@ -258,7 +283,7 @@ async def _judge_all(
                 draws[p.id].adjudicator or "",
                 p,
                 draws[p.id].reviewers,
-                [reviews[n, p.id].value for n in draws[p.id].reviewers],
+                rs_of(draws[p.id].reviewers, p, "graph"),
             )
             for p in conflicts
         )
@@ -267,17 +292,20 @@ async def _judge_all(
     full = SettingResult("committee+adjudicator", "committee+adjudicator", sorted(reviewers))
     for p in pairs:
         names = draws[p.id].reviewers
-        cs = [checks[n, p.id] for n in names]
-        rs = [reviews[n, p.id] for n in names]
         a = adjudicated.get(p.id)
-        full.outcomes[p.id] = decide(
-            [c.value for c in cs],
-            [r.value for r in rs],
-            config,
-            kind="committee+adjudicator",
-            adjudication=a.value if a else None,
-        )
-        full.calls += [c.call for c in cs] + [r.call for r in rs] + ([a.call] if a else [])
+        for view in views:
+            adjudication = None
+            if a is not None:
+                adjudication = as_sampled_adjudication(a.value) if view == "sampled" else a.value
+            full.outcome(view)[p.id] = decide(
+                cs_of(names, p),
+                rs_of(names, p, view),
+                config,
+                kind="committee+adjudicator",
+                adjudication=adjudication,
+            )
+        extra = a.calls if a else []
+        full.record(p.id, cs_of(names, p), rs_of(names, p, "graph"), calls_of(names, p) + extra)
     results.append(full)
     return results
 
@@ -307,6 +335,10 @@ def _per_pair(
                         "check_failed": o.check_failed,
                         "undecided": o.undecided,
                         "adjudicated": o.adjudicated,
+                        **{
+                            f"score_{view}": None if (s := v[p.id].score) is None else round(s, 4)
+                            for view, v in r.views.items()
+                        },
                     }
                     for r in results
                 },

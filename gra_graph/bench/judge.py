@@ -8,8 +8,9 @@ retries and timeouts, so what is measured is what a run would decide. The pair's
 :attr:`~gra_graph.bench.pairs.BenchPair.index` stands in for a seed index (sample index 0,
 round 0), which fixes each call's seed as a run fixes it.
 
-Every call's result (the node's entry and its :class:`~gra_graph.state.CallRecord`) is stored
-in the :class:`~gra_graph.bench.cache.JudgeCache` as soon as it returns, except a call whose
+Every call's result (the node's entry and its :class:`~gra_graph.state.CallRecord` s: a score
+asked one dimension per call is several calls) is stored in the
+:class:`~gra_graph.bench.cache.JudgeCache` as soon as it returns, except a call whose
 attempts timed out: a timeout says more about the machine's load than about the member, so it
 is tried again next time. Calls not in the cache run concurrently up to a bound, so the batched
 engine decodes them together.
@@ -44,10 +45,11 @@ BENCH_RUN_ID = "bench-review"
 
 @dataclass(frozen=True)
 class Judged(Generic[T]):
-    """One judge call's result: the check, review or adjudication, and the call's accounting."""
+    """One judge call's result: the check, review or adjudication, and the accounting of the
+    model call(s) it took."""
 
     value: T
-    call: CallRecord
+    calls: list[CallRecord]
     cached: bool
 
 
@@ -84,7 +86,7 @@ class Judge:
 
         async def call() -> dict[str, Any]:
             update = await check_instruction(task, self._runtime)
-            return {"item": update["checks"][0], "call": update["calls"][0]}
+            return {"item": update["checks"][0], "calls": update["calls"]}
 
         return await self._cached(key, call, InstructionCheck)
 
@@ -97,7 +99,7 @@ class Judge:
 
         async def call() -> dict[str, Any]:
             update = await score_response(task, self._runtime)
-            return {"item": update["reviews"][0], "call": update["calls"][0]}
+            return {"item": update["reviews"][0], "calls": update["calls"]}
 
         return await self._cached(key, call, Review)
 
@@ -123,7 +125,7 @@ class Judge:
         async def call() -> dict[str, Any]:
             command = await adjudicate(state, self._runtime)  # type: ignore[arg-type]
             update = command.update
-            return {"item": update["adjudication"], "call": update["calls"][0]}
+            return {"item": update["adjudication"], "calls": update["calls"]}
 
         return await self._cached(key, call, Adjudication)
 
@@ -135,17 +137,29 @@ class Judge:
         values: Mapping[str, object],
         call_key: tuple[object, ...],
     ) -> CallKey:
-        """The cache key of a call: what the node will render and with which settings."""
+        """The cache key of a call: what the node will render and with which settings.
+
+        The prompt is hashed in the graph's dimension order; the order a call asks in follows
+        from ``judging.score_order`` and the call's seed, both in the key, as is what the call
+        reads (expected scores, P(pass)). A check rule only decides, so it is left out.
+        """
         config = self.ctx.config
         prompt = self.ctx.prompts[stage].render(values)
         spec = config.member(member)
-        settings = {
+        settings: dict[str, Any] = {
             "member": spec.model_dump(mode="json", exclude={"roles"}),
             "model_file": model_ref(spec, resolve_model_path(spec, config.base_dir)),
             "budget": config.budgets.for_stage(stage),
             "retries": config.generation.structured_retries,
             "dimensions": list(config.score_dimensions),
         }
+        judging = config.judging
+        if stage == Stage.CHECK_INSTRUCTION and judging.reads_checks:
+            settings["reads_checks"] = True
+        if stage != Stage.CHECK_INSTRUCTION and judging.scoring != "sampled":
+            settings["scoring"] = judging.scoring
+        if stage != Stage.CHECK_INSTRUCTION and judging.score_order != "fixed":
+            settings["score_order"] = judging.score_order
         return CallKey(
             member=member,
             stage=stage.value,
@@ -164,8 +178,8 @@ class Judge:
                 found = self.cache.get(key)  # a twin call may have answered while we waited
                 if found is None:
                     found = await call()
-                    record = CallRecord.model_validate(found["call"])
-                    if "timeout" not in record.faults:
+                    records = [CallRecord.model_validate(c) for c in found["calls"]]
+                    if not any("timeout" in r.faults for r in records):
                         self.cache.put(key, found)
                     self.new_calls += 1
                     self._on_call(False)
@@ -177,7 +191,8 @@ class Judge:
 
 def _judged(found: dict[str, Any], kind: type[T], *, cached: bool) -> Judged[T]:
     item = kind.model_validate(found["item"])
-    return Judged(item, CallRecord.model_validate(found["call"]), cached)
+    calls = found["calls"] if "calls" in found else [found["call"]]  # rows of earlier benches
+    return Judged(item, [CallRecord.model_validate(c) for c in calls], cached)
 
 
 def _values(pair: BenchPair) -> dict[str, object]:

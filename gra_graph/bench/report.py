@@ -91,6 +91,56 @@ def _grid(report: BenchReport, part: str, figure: str) -> tuple[list[str], list[
     return header, rows
 
 
+def _comparisons(report: BenchReport) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The same calls read other ways: (title, header, rows) of the scoring, check-rule and
+    position-bias tables (see :mod:`gra_graph.bench.summary`)."""
+    views = list(dict.fromkeys(v for s in report.settings for v in s["scoring"]))
+    scoring_header = ["setting"]
+    for figure in ("AUROC", "chk=0", "acc"):
+        scoring_header += [f"{figure} {v}" for v in views]
+    scoring_rows = []
+    for s in report.settings:
+        row = [s["name"]]
+        for key in ("auroc", "auroc_check_zero", "accuracy"):
+            row += [_fmt(s["scoring"][v][key], 3) if v in s["scoring"] else "-" for v in views]
+        scoring_rows.append(row)
+    rules = list(dict.fromkeys(r for s in report.settings for r in s["check_rules"]))
+    check_header = ["setting"]
+    for rule in rules:
+        check_header += [f"{rule}: sound pass", f"{rule}: defective fail"]
+    check_rows = []
+    for s in report.settings:
+        row = [s["name"]]
+        for rule in rules:
+            found = s["check_rules"].get(rule)
+            row += (
+                [_fmt(found["pass_rate_sound"], 2), _fmt(found["fail_rate_defective"], 2)]
+                if found
+                else ["-", "-"]
+            )
+        check_rows.append(row)
+    bias_header = ["setting", "reviews", "strictly monotone", "mean written score by position"]
+    bias_rows = [
+        [
+            s["name"],
+            str(s["position_bias"]["reviews"]),
+            _fmt(s["position_bias"]["monotone_share"], 2),
+            " ".join(_fmt(v, 1) for v in s["position_bias"]["mean_by_position"]),
+        ]
+        for s in report.settings
+    ]
+    j = report.config.judging
+    return [
+        (
+            f"scores read as the graph reads them ({j.scoring}) and as written",
+            scoring_header,
+            scoring_rows,
+        ),
+        (f"instruction check under each rule (graph: {j.check_rule})", check_header, check_rows),
+        (f"position bias (graph: score_order {j.score_order})", bias_header, bias_rows),
+    ]
+
+
 def _title(report: BenchReport) -> str:
     t = report.config.thresholds
     return (
@@ -109,6 +159,13 @@ def tables(report: BenchReport) -> list[Table]:
     out = [main]
     for part, figure, title in _GRIDS:
         header, rows = _grid(report, part, figure)
+        table = Table(title=title)
+        for i, name in enumerate(header):
+            table.add_column(name, justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*row)
+        out.append(table)
+    for title, header, rows in _comparisons(report):
         table = Table(title=title)
         for i, name in enumerate(header):
             table.add_column(name, justify="left" if i == 0 else "right")
@@ -136,6 +193,10 @@ def markdown(report: BenchReport) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     for part, figure, title in _GRIDS:
         header, rows = _grid(report, part, figure)
+        lines += ["", f"## {title[0].upper()}{title[1:]}", "", "| " + " | ".join(header) + " |"]
+        lines.append("|" + "---|" * len(header))
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    for title, header, rows in _comparisons(report):
         lines += ["", f"## {title[0].upper()}{title[1:]}", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(row) + " |" for row in rows]

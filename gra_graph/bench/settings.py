@@ -14,6 +14,10 @@ with the rules of :mod:`gra_graph.decision` and the graph's thresholds:
 Revise cycles are left out: the bench judges the pair as it is written. Every setting also
 gives each pair a score for ranking: the reviewers' mean composite mu, or the adjudicator's
 composite where an adjudicator decided (as a run ranks accepted samples).
+
+The instruction check fails by the graph's ``judging.check_rule``. A graph that scores
+``expected`` keeps the integers its judges wrote too, so :func:`as_sampled` gives the same
+calls read the paper's way, for a comparison without a second call.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from gra_graph.config import GraphConfig, Revise, Thresholds
+from gra_graph.config import CheckRule, GraphConfig, Revise, Thresholds
 from gra_graph.decision import (
     adjudication_decision,
+    check_failures,
     committee_verdict,
     instruction_check_outcome,
     next_step,
@@ -67,7 +72,7 @@ def needs_adjudication(
 ) -> bool:
     """Whether the committee's decision on a pair goes to the adjudicator: the checks pass and
     the reviews conflict (mu >= tau, sigma > delta)."""
-    if instruction_check_outcome(checks, config.thresholds) is not None:
+    if instruction_check_outcome(checks, config.thresholds, config.judging) is not None:
         return False
     return committee_verdict(reviews, config.thresholds, 0).outcome == "conflict"
 
@@ -95,8 +100,9 @@ def decide(
         }
     )
     verdict = committee_verdict(reviews, thresholds, 0)
-    check_failed = any(not c.abstained and c.failed for c in checks)
-    rejected = instruction_check_outcome(checks, thresholds)
+    judging = config.judging
+    check_failed = bool(check_failures(checks, judging.check_rule, judging.check_threshold))
+    rejected = instruction_check_outcome(checks, thresholds, judging)
     if rejected is not None:
         return Outcome(False, verdict.mu, check_failed, not check_failed, False, rejected.reason)
     step, decision = next_step(verdict, 0, rules)
@@ -123,3 +129,36 @@ def decide(
         False,
         decision.reason,
     )
+
+
+ScoreView = Literal["graph", "sampled"]
+"""How a setting's scores are read: as the graph reads them, or as the integers written."""
+
+
+def as_sampled(review: Review) -> Review:
+    """``review`` with the integers its reviewer wrote as its scores (itself when sampled)."""
+    if review.scoring != "expected":
+        return review
+    return review.model_copy(update={"scores": dict(review.sampled_scores)})
+
+
+def as_sampled_adjudication(adjudication: Adjudication) -> Adjudication:
+    """``adjudication`` scored by the integers it wrote (itself when sampled)."""
+    if adjudication.scoring != "expected" or not adjudication.sampled_scores:
+        return adjudication
+    scores = dict(adjudication.sampled_scores)
+    composite = round(sum(scores.values()) / len(scores), 4)
+    return adjudication.model_copy(update={"scores": scores, "composite": composite})
+
+
+def check_passes(
+    checks: Sequence[InstructionCheck], config: GraphConfig, rule: CheckRule
+) -> bool | None:
+    """Whether the checks pass under ``rule`` (the graph's threshold); ``None`` when they are
+    undecidable (too few usable) or ``rule`` needs P(pass) that no check has."""
+    usable = [c for c in checks if not c.abstained]
+    if len(usable) < 1:
+        return None
+    if rule == "mean_probability" and not any(c.pass_probability for c in usable):
+        return None
+    return not check_failures(usable, rule, config.judging.check_threshold)

@@ -8,18 +8,32 @@ accept/reject decision at the graph's tau and delta with the label, an undecided
 as the rejection a run makes of it. ``abstention`` is the share of the setting's calls whose
 output stayed unusable after retries; ``calls`` and ``seconds`` add up those calls (seconds
 summed per call, so concurrent calls count in full).
+
+Three comparisons come from the same calls (docs/method.md, section 9f):
+
+- ``scoring``: AUROC and accuracy with the scores as the graph reads them and, for a graph
+  that reads them ``expected``, with the integers the judges wrote (``sampled``);
+- ``check_rules``: under each check rule, the share of sound pairs whose instruction check
+  passes and of defective pairs whose check fails (``mean_probability`` needs P(pass), read
+  only when the graph asks for it);
+- ``position_bias``: of the reviews, the share whose written scores run strictly up or down
+  in the order they were asked, and the mean written score at each position asked.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gra_graph.bench.metrics import auroc, mean, share
 from gra_graph.bench.pairs import BenchPair
-from gra_graph.bench.settings import Outcome, SettingKind
-from gra_graph.state import CallRecord
+from gra_graph.bench.settings import Outcome, ScoreView, SettingKind, check_passes
+from gra_graph.config import CheckRule, GraphConfig
+from gra_graph.state import CallRecord, InstructionCheck, Review
+
+CHECK_RULES: tuple[CheckRule, ...] = ("any_fail", "majority", "mean_probability")
 
 
 @dataclass
@@ -31,6 +45,26 @@ class SettingResult:
     members: list[str]
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     calls: list[CallRecord] = field(default_factory=list)
+    views: dict[str, dict[str, Outcome]] = field(default_factory=dict)
+    """Outcomes with the scores read another way (``sampled``), by pair id."""
+    checks: dict[str, list[InstructionCheck]] = field(default_factory=dict)
+    reviews: dict[str, list[Review]] = field(default_factory=dict)
+
+    def outcome(self, view: ScoreView) -> dict[str, Outcome]:
+        """The outcomes of one way of reading the scores (``graph``: :attr:`outcomes`)."""
+        return self.outcomes if view == "graph" else self.views.setdefault(view, {})
+
+    def record(
+        self,
+        pair_id: str,
+        checks: list[InstructionCheck],
+        reviews: list[Review],
+        calls: list[CallRecord],
+    ) -> None:
+        """Keep what the setting's judges said of one pair, and the calls it took."""
+        self.checks[pair_id] = checks
+        self.reviews[pair_id] = reviews
+        self.calls += calls
 
 
 def _r(value: float | None) -> float | None:
@@ -52,7 +86,60 @@ def _both_aurocs(pairs: Sequence[BenchPair], outcomes: dict[str, Outcome]) -> di
     }
 
 
-def summarize(result: SettingResult, pairs: Sequence[BenchPair]) -> dict[str, Any]:
+def _scoring(
+    result: SettingResult, pairs: Sequence[BenchPair], config: GraphConfig
+) -> dict[str, Any]:
+    views = {config.judging.scoring: result.outcomes, **result.views}
+    return {
+        name: {
+            **_both_aurocs(pairs, out),
+            "accuracy": _r(share(out[p.id].accepted == p.pair.sound for p in pairs)),
+        }
+        for name, out in views.items()
+    }
+
+
+def _check_rules(
+    result: SettingResult, pairs: Sequence[BenchPair], config: GraphConfig
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for rule in CHECK_RULES:
+        verdicts = {p.id: check_passes(result.checks.get(p.id, []), config, rule) for p in pairs}
+        if all(v is None for v in verdicts.values()):
+            out[rule] = None  # the rule needs readings no check has
+            continue
+        sound = [verdicts[p.id] for p in pairs if p.pair.sound and verdicts[p.id] is not None]
+        bad = [verdicts[p.id] for p in pairs if not p.pair.sound and verdicts[p.id] is not None]
+        out[rule] = {
+            "pass_rate_sound": _r(share(sound)),
+            "fail_rate_defective": _r(share(not v for v in bad)),
+        }
+    return out
+
+
+def _position_bias(result: SettingResult) -> dict[str, Any]:
+    runs = []
+    for reviews in result.reviews.values():
+        for r in reviews:
+            written = r.sampled_scores or r.scores
+            if r.abstained or len(written) < 3:
+                continue
+            order = r.dimension_order or list(written)
+            runs.append([float(written[d]) for d in order])
+    steps = [[b - a for a, b in itertools.pairwise(run)] for run in runs]
+    monotone = [all(d < 0 for d in s) or all(d > 0 for d in s) for s in steps]
+    width = max((len(run) for run in runs), default=0)
+    by_position = [mean(run[i] for run in runs if len(run) > i) for i in range(width)]
+    return {
+        "reviews": len(runs),
+        "monotone_share": _r(share(monotone)),
+        "mean_by_position": [_r(v) for v in by_position],
+    }
+
+
+def summarize(
+    result: SettingResult, pairs: Sequence[BenchPair], config: GraphConfig
+) -> dict[str, Any]:
     """The setting's figures, overall and per defect kind and per domain (JSON-ready)."""
     out = result.outcomes
     sound = [p for p in pairs if p.pair.sound]
@@ -96,4 +183,7 @@ def summarize(result: SettingResult, pairs: Sequence[BenchPair]) -> dict[str, An
         "completion_tokens": sum(c.completion_tokens for c in result.calls),
         "by_defect": by_defect,
         "by_domain": by_domain,
+        "scoring": _scoring(result, pairs, config),
+        "check_rules": _check_rules(result, pairs, config),
+        "position_bias": _position_bias(result),
     }

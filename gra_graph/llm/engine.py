@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from gra_graph.llm.chat_format import FORMATTERS, FormattedPrompt, Message, format_with_template
+from gra_graph.llm.value_probe import TokenTable, ValueProbe
 
 if TYPE_CHECKING:
     from llama_cpp._internals import LlamaModel
@@ -85,6 +86,8 @@ class CompletionRequest:
     seed: int = 0
     json_schema: str | None = None
     stop: tuple[str, ...] = ()
+    probes: tuple[ValueProbe, ...] = ()
+    """Keys whose value distributions to read from the logits (see ``llm/value_probe.py``)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,9 @@ class Completion:
     """What a completion produced, with token and time accounting.
 
     ``reused_prompt_tokens`` counts prompt tokens whose KV cells were borrowed from another
-    sequence instead of being read again (batched engine only).
+    sequence instead of being read again (batched engine only). ``distributions`` holds, for
+    each probed key that was read, the model's probability of each allowed value;
+    ``lookahead_decodes`` counts the extra one-token decodes that reading took.
     """
 
     text: str
@@ -101,6 +106,8 @@ class Completion:
     seconds: float
     finish_reason: str | None
     reused_prompt_tokens: int = 0
+    distributions: dict[str, dict[str, float]] | None = None
+    lookahead_decodes: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,7 @@ class ModelEngine(ABC):
     settings: LoadSettings
     _template: str | None = None
     _prompt_tokenizer: PromptTokenizer | None = None
+    _token_table: TokenTable | None = None
 
     @property
     def path(self) -> Path:
@@ -172,6 +180,13 @@ class ModelEngine(ABC):
             self._prompt_tokenizer = PromptTokenizer(self._llama_model())
         return self._prompt_tokenizer.tokens(prompt)
 
+    def token_table(self) -> TokenTable:
+        """Every token's text, for reading value distributions (built on first use; call it
+        from the engine's own thread)."""
+        if self._token_table is None:
+            self._token_table = TokenTable(token_pieces(self._llama_model()))
+        return self._token_table
+
     @abstractmethod
     async def complete(self, request: CompletionRequest) -> Completion:
         """Run one completion without blocking the event loop; cancelling it frees its slot."""
@@ -183,3 +198,18 @@ class ModelEngine(ABC):
     @abstractmethod
     def close(self) -> None:
         """Finish or fail what is in flight and free the model."""
+
+
+def token_pieces(model: LlamaModel) -> list[bytes]:
+    """The printed bytes of every token of ``model``'s vocabulary (control tokens: empty)."""
+    import ctypes
+
+    import llama_cpp
+
+    vocab = model.vocab
+    buf = ctypes.create_string_buffer(64)
+    pieces = []
+    for token in range(llama_cpp.llama_vocab_n_tokens(vocab)):
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+        pieces.append(buf.raw[: max(n, 0)])  # a piece longer than 64 bytes is no value's part
+    return pieces

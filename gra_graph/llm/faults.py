@@ -116,6 +116,11 @@ class FaultInjectingChatModel(SchemaChatModel):
     def _llm_type(self) -> str:
         return "gra-fault-injecting"
 
+    @property
+    def reads_values(self) -> bool:
+        """As the wrapped model (an injected fault's reply has no distributions)."""
+        return isinstance(self.inner, SchemaChatModel) and self.inner.reads_values
+
     def _draw(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str | None:
         if "seed" in kwargs:
             key = f"{self.member}:{kwargs['seed']}"

@@ -101,6 +101,11 @@ class Candidates:
         self._logits = np.ctypeslib.as_array(logits_ptr, shape=(self.n_vocab,))
         self.reset()
 
+    @property
+    def logits(self) -> np.ndarray:
+        """The loaded logit row, in token-id order (a view: copy what must outlive a decode)."""
+        return self._logits
+
     def reset(self) -> None:
         """Restore every candidate (samplers reorder and shrink the array in place)."""
         self._data["id"] = self._ids

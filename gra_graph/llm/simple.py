@@ -30,6 +30,7 @@ from gra_graph.llm.engine import (
     quiet_native_stderr,
 )
 from gra_graph.llm.load_params import load_llama
+from gra_graph.llm.value_probe import ProbeReader, consistent
 
 if TYPE_CHECKING:
     from llama_cpp._internals import LlamaModel
@@ -98,6 +99,9 @@ class SimpleEngine(ModelEngine):
             if "exceed context window" in str(exc):
                 raise ContextOverflowError(str(exc)) from None
             raise
+        distributions, lookaheads = None, 0
+        if request.probes:
+            distributions, lookaheads = self._read_values(request, len(tokens))
         seconds = time.perf_counter() - started
         choice = result["choices"][0]
         usage = result.get("usage", {})
@@ -107,7 +111,58 @@ class SimpleEngine(ModelEngine):
             completion_tokens=int(usage.get("completion_tokens", 0)),
             seconds=seconds,
             finish_reason=choice.get("finish_reason"),
+            distributions=distributions,
+            lookahead_decodes=lookaheads,
         )
+
+    def _read_values(
+        self, request: CompletionRequest, n_prompt: int
+    ) -> tuple[dict[str, dict[str, float]], int]:
+        """Read the probed values' distributions after the completion, from the KV cache it
+        left (see :mod:`gra_graph.llm.value_probe`).
+
+        ``Llama`` keeps no logit rows unless every row is kept (``logits_all``, a row of the
+        whole vocabulary per context position), so each position where a value was chosen is
+        decoded again: its token is put back alone at its position, exactly as generation
+        decoded it, and the row read. Positions are visited from the last to the first, because
+        each decode drops every cell after the position it writes.
+        """
+        import llama_cpp
+        import numpy as np
+
+        llama = self._llama
+        table = self.token_table()
+        generated = [int(t) for t in llama.input_ids[n_prompt : llama.n_tokens]]
+        reader = ProbeReader(request.probes, table)
+        text = b""
+        chosen = []  # (position, node): nodes where the next generated token decides something
+        for i in range(1, len(generated) + 1):
+            text += table.pieces[generated[i - 1]]
+            node = reader.node_at(text.decode("utf-8", errors="ignore"))
+            if node is None:
+                continue
+            taken = generated[i] if i < len(generated) else None
+            here = consistent(node.so_far, node.values)
+            if taken is not None and consistent(node.so_far + table.text(taken), node.values) == (
+                here
+            ):
+                continue  # whitespace before the value: the model chose at a later position
+            chosen.append((i, node, taken))
+        ctx = llama._ctx.ctx
+        n_vocab = llama.n_vocab()
+
+        def row_after(tokens_kept: int, token: int) -> np.ndarray:
+            llama.n_tokens = tokens_kept
+            llama.eval([token])
+            return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,))
+
+        lookaheads = 0
+        for i, node, taken in reversed(chosen):
+            reader.observe(node, row_after(n_prompt + i - 1, generated[i - 1]))
+            for token in reader.lookaheads(node, taken):
+                reader.observe_lookahead(node, token, row_after(n_prompt + i, token))
+                lookaheads += 1
+        return reader.distributions(), lookaheads
 
     def _grammar(self, schema: str) -> Any:
         from llama_cpp import LlamaGrammar

@@ -12,8 +12,8 @@ from langgraph.types import Command
 
 from gra_graph.context import GraContext
 from gra_graph.decision import adjudication_decision
-from gra_graph.nodes.calls import ask_stage
 from gra_graph.nodes.common import current_reviews, feedback_lines
+from gra_graph.nodes.judging import ask_scores
 from gra_graph.stages import Stage
 from gra_graph.state import Adjudication, GraState
 
@@ -24,7 +24,7 @@ async def adjudicate(
     """Re-score on the same rubric; keep (and go on to enrichment) iff the composite >= tau."""
     ctx = runtime.context
     name = state["roles"]["adjudicator"]
-    out = await ask_stage(
+    reading = await ask_scores(
         ctx,
         name,
         Stage.ADJUDICATE,
@@ -35,19 +35,19 @@ async def adjudicate(
             "feedback": feedback_lines(current_reviews(state)),
         },
         (state["seed_index"], state["sample_index"], state["round"]),
+        ("rationale",),
     )
-    adjudication = Adjudication(adjudicator=name, model_file=out.record.model_file)
-    if out.value is None:
-        adjudication.abstained, adjudication.error = True, out.error
+    adjudication = Adjudication(adjudicator=name, model_file=reading.calls[0].model_file)
+    if reading.error is not None:
+        adjudication.abstained, adjudication.error = True, reading.error
     else:
-        adjudication.scores = out.value.scores()  # type: ignore[attr-defined]
+        adjudication = adjudication.model_copy(update={**reading.provenance(), **reading.text})
         adjudication.composite = round(statistics.fmean(adjudication.scores.values()), 4)
-        adjudication.rationale = out.value.rationale  # type: ignore[attr-defined]
     decision = adjudication_decision(adjudication, ctx.config.thresholds.tau)
     adjudication.keep = decision.status == "accepted"
     update: dict[str, Any] = {
-        "adjudication": adjudication.model_dump(),
+        "adjudication": Adjudication.model_validate(adjudication.model_dump()).model_dump(),
         "decision": decision.model_dump(),
-        "calls": [out.record.model_dump()],
+        "calls": [c.model_dump() for c in reading.calls],
     }
     return Command(update=update, goto="enrich" if adjudication.keep else END)

@@ -22,6 +22,12 @@ stage's token budget, a per-call seed and the output schema as a grammar; any ot
 is called with the messages alone (its own settings decide length and sampling) and its reply
 is parsed the same way, so a stock model's JSON, bare or in a code fence, is validated into the
 same pydantic object or recorded as the same kind of fault.
+
+A scored stage may be asked its dimensions in another order than the graph's (``order``, see
+:mod:`gra_graph.score_order`): the prompt's rubric and key list are rewritten and the output
+schema, hence the grammar's key order, follows. ``probes`` ask a model that can read its logits
+for value distributions (:mod:`gra_graph.llm.value_probe`); they come back in
+:attr:`CallOutcome.distributions`, ``None`` when the model cannot report them.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 from langchain_core.language_models import BaseChatModel
@@ -39,8 +46,11 @@ from pydantic import BaseModel
 
 from gra_graph.context import GraContext
 from gra_graph.llm.chat_model import SchemaChatModel, StructuredOutputError, parse_structured
+from gra_graph.llm.value_probe import ValueProbe, probes_to_json
+from gra_graph.prompts import PromptTemplate
 from gra_graph.roles import derive_seed
 from gra_graph.schemas import grammar_schema
+from gra_graph.score_order import reorder_prompt
 from gra_graph.stages import STAGES, Stage
 from gra_graph.state import CallRecord
 
@@ -55,6 +65,7 @@ class CallOutcome(Generic[T]):
     value: T | None
     error: str | None
     record: CallRecord
+    distributions: dict[str, dict[str, float]] | None = None
 
 
 def _usage(message: AIMessage) -> tuple[int, int]:
@@ -68,14 +79,28 @@ async def _invoke(
     schema: type[BaseModel] | None,
     max_tokens: int,
     seed: int,
+    probes: Sequence[ValueProbe] = (),
 ) -> AIMessage:
     """One call; call arguments only for the models that take them (see the module docstring)."""
     if isinstance(model, SchemaChatModel):
         options: dict[str, object] = {"max_tokens": max_tokens, "seed": seed}
         if schema is not None:
             options["json_schema"] = json.dumps(grammar_schema(schema))
+        if probes and model.reads_values:
+            options["value_probes"] = probes_to_json(probes)
         return await model.ainvoke(messages, **options)
     return await model.ainvoke(messages)
+
+
+@lru_cache(maxsize=4096)
+def _reordered(
+    template: PromptTemplate, dimensions: tuple[str, ...], order: tuple[str, ...]
+) -> PromptTemplate:
+    """``template`` asking for ``order`` instead of the graph's ``dimensions`` (rewritten from
+    the template, before any value is put in, so a seed's text is never rewritten)."""
+    return PromptTemplate(
+        template.stage, reorder_prompt(template.text, dimensions, order), template.source
+    )
 
 
 async def _attempts(
@@ -85,9 +110,14 @@ async def _attempts(
     values: Mapping[str, object],
     call_key: tuple[object, ...],
     schema: type[BaseModel] | None,
+    order: tuple[str, ...] | None = None,
+    probes: Sequence[ValueProbe] = (),
 ) -> CallOutcome[object]:
     handle = await ctx.member(member)
-    prompt = ctx.prompts[stage].render(values)
+    template = ctx.prompts[stage]
+    if order is not None:
+        template = _reordered(template, tuple(ctx.config.score_dimensions), order)
+    prompt = template.render(values)
     max_tokens = ctx.config.budgets.for_stage(stage)
     attempts = 1 + ctx.config.generation.structured_retries
     prompt_tokens = completion_tokens = 0
@@ -96,6 +126,7 @@ async def _attempts(
     value: object | None = None
     attempt = 0
     faults: list[str] = []
+    distributions: dict[str, dict[str, float]] | None = None
     timeout = ctx.config.generation.call_timeout_s
     for attempt in range(1, attempts + 1):
         seed = derive_seed(ctx.run_seed, member, *call_key, stage.value, attempt)
@@ -103,7 +134,7 @@ async def _attempts(
         try:
             async with deadline:
                 message = await _invoke(
-                    handle.chat_model, [HumanMessage(prompt)], schema, max_tokens, seed
+                    handle.chat_model, [HumanMessage(prompt)], schema, max_tokens, seed, probes
                 )
         except Exception as exc:  # a member that raises is a fault to record, not a crash
             if deadline.expired():
@@ -129,6 +160,7 @@ async def _attempts(
             error = str(exc)
             continue
         error = None
+        distributions = message.response_metadata.get("value_distributions")
         break
     record = CallRecord(
         stage=stage.value,
@@ -142,7 +174,9 @@ async def _attempts(
         error=error,
         faults=faults,
     )
-    return CallOutcome(value if error is None else None, error, record)
+    if error is not None:
+        return CallOutcome(None, error, record)
+    return CallOutcome(value, None, record, distributions)
 
 
 async def ask_text(
@@ -174,10 +208,18 @@ async def ask_stage(
     stage: Stage,
     values: Mapping[str, object],
     call_key: tuple[object, ...],
+    *,
+    order: tuple[str, ...] | None = None,
+    probes: Sequence[ValueProbe] = (),
 ) -> CallOutcome[BaseModel]:
     """Call ``member`` for ``stage`` with the output shape the stage declares
-    (:mod:`gra_graph.stages`), built for the graph's score dimensions."""
-    schema = STAGES[stage].schema(ctx.config.score_dimensions)
+    (:mod:`gra_graph.stages`), built for the graph's score dimensions, or for ``order`` (some
+    or all of them, in the order to ask; scored stages only), reading ``probes`` where the
+    member can."""
+    dimensions = order if order is not None else ctx.config.score_dimensions
+    schema = STAGES[stage].schema(dimensions)
     if schema is None:
         return await ask_text(ctx, member, stage, values, call_key)  # type: ignore[return-value]
-    return await ask_structured(ctx, member, stage, values, schema, call_key)
+    if order is not None and not STAGES[stage].scored:
+        raise ValueError(f"stage {stage.value} has no score dimensions to order")
+    return await _attempts(ctx, member, stage, values, call_key, schema, order, probes)  # type: ignore[return-value]

@@ -3,8 +3,10 @@
 ``check_instruction`` and ``score_response`` run once per reviewer, fanned out with ``Send``;
 each receives a :class:`~gra_graph.state.ReviewerTask` and appends one entry to the state.
 A reviewer whose output stays unusable after its retries abstains; it is recorded as such and
-left out of the mean and spread. ``decide`` returns a :class:`~langgraph.types.Command` whose
-``goto`` is the next node, so the graph's edges out of ``decide`` are its return type.
+left out of the mean and spread. How scores and checks are asked and read (sampled or expected,
+dimension order, P(pass)) is the graph's ``judging`` (:mod:`gra_graph.nodes.judging`).
+``decide`` returns a :class:`~langgraph.types.Command` whose ``goto`` is the next node, so the
+graph's edges out of ``decide`` are its return type.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from gra_graph.context import GraContext
 from gra_graph.decision import committee_verdict, instruction_check_outcome, next_step
 from gra_graph.nodes.calls import ask_stage
 from gra_graph.nodes.common import current_reviews
+from gra_graph.nodes.judging import ask_scores, check_probes, pass_probabilities
 from gra_graph.stages import Stage
 from gra_graph.state import GraState, InstructionCheck, Review, ReviewerTask
 
@@ -40,6 +43,7 @@ async def check_instruction(task: ReviewerTask, runtime: Runtime[GraContext]) ->
         Stage.CHECK_INSTRUCTION,
         _task_values(task),
         (task["seed_index"], task["sample_index"], reviewer),
+        probes=check_probes(runtime.context),
     )
     check = InstructionCheck(reviewer=reviewer, model_file=out.record.model_file)
     if out.value is None:
@@ -47,34 +51,38 @@ async def check_instruction(task: ReviewerTask, runtime: Runtime[GraContext]) ->
     else:
         check.criteria = out.value.passed()  # type: ignore[attr-defined]
         check.reason = out.value.reason  # type: ignore[attr-defined]
+        check.pass_probability, check.note = pass_probabilities(runtime.context, out)
     return {"checks": [check.model_dump()], "calls": [out.record.model_dump()]}
 
 
 async def gather_checks(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
-    """Join of the instruction checks: reject at once if any reviewer failed any criterion."""
+    """Join of the instruction checks: reject at once if they fail by the graph's check rule
+    (the paper's: any reviewer failing any criterion)."""
     checks = [InstructionCheck.model_validate(c) for c in state.get("checks", [])]
-    decision = instruction_check_outcome(checks, runtime.context.config.thresholds)
+    config = runtime.context.config
+    decision = instruction_check_outcome(checks, config.thresholds, config.judging)
     return {"decision": decision.model_dump()} if decision else {}
 
 
 async def score_response(task: ReviewerTask, runtime: Runtime[GraContext]) -> dict[str, Any]:
-    """Step 3b for one reviewer: an integer score 0-10 per dimension, strengths, weaknesses."""
+    """Step 3b for one reviewer: a score 0-10 per dimension, strengths, weaknesses."""
     reviewer = task["reviewer"]
-    out = await ask_stage(
+    reading = await ask_scores(
         runtime.context,
         reviewer,
         Stage.SCORE_RESPONSE,
         _task_values(task),
         (task["seed_index"], task["sample_index"], reviewer, task["round"]),
+        ("strengths", "weaknesses"),
     )
-    review = Review(reviewer=reviewer, model_file=out.record.model_file, round=task["round"])
-    if out.value is None:
-        review.abstained, review.error = True, out.error
+    calls = [c.model_dump() for c in reading.calls]
+    review = Review(reviewer=reviewer, model_file=reading.calls[0].model_file, round=task["round"])
+    if reading.error is not None:
+        review.abstained, review.error = True, reading.error
+        review.dimension_order = reading.dimension_order
     else:
-        review.scores = out.value.scores()  # type: ignore[attr-defined]
-        review.strengths = out.value.strengths  # type: ignore[attr-defined]
-        review.weaknesses = out.value.weaknesses  # type: ignore[attr-defined]
-    return {"reviews": [review.model_dump()], "calls": [out.record.model_dump()]}
+        review = review.model_copy(update={**reading.provenance(), **reading.text})
+    return {"reviews": [Review.model_validate(review.model_dump()).model_dump()], "calls": calls}
 
 
 async def decide(

@@ -85,14 +85,45 @@ VARIED: dict[str, Reply] = {"text": varied_text, "Metadata": varied_metadata}
 
 
 class ScriptedChatModel(SchemaChatModel):
-    """Answers from a per-stage script; records every prompt it was given."""
+    """Answers from a per-stage script; records every prompt it was given.
+
+    With ``probing=True`` it also answers ``value_probes`` as a llama.cpp member does:
+    ``distributions[title]`` (a dict, or a function of (title, prompt)) gives key -> {value:
+    probability}; without a script, all the mass is on the value the reply wrote.
+    """
 
     replies: dict[str, Any] = Field(default_factory=dict)
     prompts: list[tuple[str, str]] = Field(default_factory=list)
+    probing: bool = False
+    distributions: dict[str, Any] = Field(default_factory=dict)
+    schemas: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
         return "scripted"
+
+    @property
+    def reads_values(self) -> bool:
+        return self.probing
+
+    def _read_values(self, text: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        if not (self.probing and kwargs.get("value_probes")):
+            return None
+        title = json.loads(kwargs["json_schema"])["title"]
+        scripted = self.distributions.get(title)
+        if scripted is not None:
+            return scripted(title, self.prompts[-1][1]) if callable(scripted) else scripted
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            return {}
+        out = {}
+        for probe in json.loads(kwargs["value_probes"]):
+            for key in probe["keys"]:
+                if key in reply:
+                    written = json.dumps(reply[key])
+                    out[key] = {v: float(v == written) for v in probe["values"]}
+        return out
 
     def _answer(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
         prompt = messages[-1].text
@@ -119,6 +150,12 @@ class ScriptedChatModel(SchemaChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         text = self._answer(messages, kwargs)
+        if kwargs.get("json_schema"):
+            self.schemas.append(json.loads(kwargs["json_schema"]))
+        metadata: dict[str, Any] = {}
+        distributions = self._read_values(text, kwargs)
+        if distributions is not None:
+            metadata["value_distributions"] = distributions
         message = AIMessage(
             content=text,
             usage_metadata={
@@ -126,6 +163,7 @@ class ScriptedChatModel(SchemaChatModel):
                 "output_tokens": len(text) // 4,
                 "total_tokens": 0,
             },
+            response_metadata=metadata,
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -160,15 +198,28 @@ def committee_config(**overrides: Any) -> GraphConfig:
 
 
 def fake_members(
-    config: GraphConfig, replies: dict[str, dict[str, Reply]] | None = None
+    config: GraphConfig,
+    replies: dict[str, dict[str, Reply]] | None = None,
+    *,
+    probing: bool = False,
+    distributions: dict[str, dict[str, Any]] | None = None,
 ) -> Members:
-    """One scripted model per member; ``replies[member][title]`` overrides the defaults."""
+    """One scripted model per member; ``replies[member][title]`` overrides the defaults.
+
+    ``probing`` makes every member report value distributions (``distributions[member]`` by
+    schema title, else all mass on the written value)."""
     replies = replies or {}
+    distributions = distributions or {}
     return Members.from_handles(
         {
             m.name: MemberHandle(
                 m.name,
-                ScriptedChatModel(replies=replies.get(m.name, {}), prompts=[]),
+                ScriptedChatModel(
+                    replies=replies.get(m.name, {}),
+                    prompts=[],
+                    probing=probing,
+                    distributions=distributions.get(m.name, {}),
+                ),
                 f"fake:{m.name}",
             )
             for m in config.members
