@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Reply] = {
 
 def is_instruction_prompt(prompt: str) -> bool:
     """Whether ``prompt`` asks the Generator for a new instruction (stage 2b)."""
-    return "Write ONE new task" in prompt
+    return "write one new task" in prompt.lower()  # "Now write ONE new task ..." too
 
 
 def default_text(prompt: str) -> str:
