@@ -16,6 +16,7 @@ from gra_graph.state import (
     RoleDraw,
     Seed,
     Verdict,
+    Verification,
 )
 
 
@@ -66,6 +67,7 @@ def build_record(
             else None
         ),
         revisions=[Revision.model_validate(r) for r in values.get("revisions", [])],
+        verifications=[Verification.model_validate(v) for v in values.get("verifications", [])],
         rounds=values.get("round", 0),
         calls=calls,
         completion_tokens=sum(c.completion_tokens for c in calls),
