@@ -196,24 +196,42 @@ def _numbers(text: str) -> list[Value]:
     for m in _NUMBER.finditer(text):
         approximate = bool(_APPROX.search(text[: m.start()][-16:]))
         literal = (m["sign"] or "") + m["num"].replace(" ", "") + ("π" if m["pi"] else "")
+        if m["pct"]:  # the plain number first, so the last value read is the percentage
+            values += [v for v in (parse_value(literal, approximate),) if v is not None]
         value = parse_value(literal + ("%" if m["pct"] else ""), approximate)
         if value is not None:
             values.append(value)
-            if m["pct"]:
-                values.append(parse_value(literal, approximate) or value)
+    return values
+
+
+_EXPRESSION = re.compile(r"(?:[\d().+\-*/^×·−]|(?<![A-Za-z])[a-z](?![A-Za-z])|[ \t])+")
+
+
+def _expressions(text: str) -> list[Value]:
+    """Symbolic expressions written anywhere, such as ``(x - 3)(x + 3)``: runs of digits,
+    operators and one-letter variables that hold a variable and an operator."""
+    values = []
+    for m in _EXPRESSION.finditer(text):
+        run = m.group(0).strip()
+        if re.search(r"[a-z]", run) and re.search(r"[+\-*/^×·−()]", run):
+            value = parse_value(run)
+            if value is not None and value.expression is not None and value.number is None:
+                values.append(value)
     return values
 
 
 def _right_hand_sides(sentence: str) -> list[Value]:
-    """The values after each ``=``: the longest run of words after it that parses."""
+    """The symbolic values after each ``=`` (``f'(x) = 3x^2 - 4``): the longest run of words
+    after it that parses. Numeric right-hand sides are left to :func:`_numbers`: a step such
+    as ``= 340 + 51`` is working, not a value the response states."""
     values = []
-    parts = sentence.split("=")
-    for part in parts[1:]:
+    for part in sentence.split("=")[1:]:
         words = part.strip().split()
         for k in range(min(len(words), 12), 0, -1):
             value = parse_value(" ".join(words[:k]).rstrip(",:"))
             if value is not None:
-                values.append(value)
+                if value.number is None:
+                    values.append(value)
                 break
     return values
 
@@ -236,8 +254,8 @@ def _sentences(text: str) -> list[str]:
 
 def final_answer(response: str) -> list[Value]:
     """The response's final answer: ``\\boxed{}``, else "the answer is ...", else the last
-    sentence with a number that is not a check: its last ``= ...`` or, failing that, its last
-    number. Empty when nothing reads as one."""
+    sentence with a number that is not a check: its last symbolic ``= ...`` or, failing that,
+    its last number. Empty when nothing reads as one."""
     for box in reversed(_boxed(response)):
         if value := parse_value(box):
             return [value]
@@ -256,8 +274,8 @@ def final_answer(response: str) -> list[Value]:
 
 
 def stated_values(response: str) -> list[Value]:
-    """Every value the response writes: numbers, and expressions after ``=``."""
-    values = _numbers(response)
+    """Every value the response writes: numbers and symbolic expressions."""
+    values = _numbers(response) + _expressions(response)
     for sentence in _sentences(response):
         values += _right_hand_sides(sentence)
     return values
