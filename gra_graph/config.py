@@ -316,10 +316,18 @@ class Verifiers(_Strict):
     min_tests: int = Field(
         2, ge=1, le=8, description="Coding: fewer usable model-written tests is inconclusive."
     )
+    solutions: int = Field(
+        3,
+        ge=1,
+        le=7,
+        description="Math: independent solutions asked for (from different members where "
+        "there are enough); only an answer more than half of them agree on is compared with "
+        "the response, else the check is inconclusive.",
+    )
     member: str | None = Field(
         None,
-        description="The member that writes tests and solves; default: one drawn per sample "
-        "from the reviewers, never the sample's Generator.",
+        description="The member that writes tests and solves; default: drawn per sample from "
+        "the members that may review, never the sample's Generator.",
     )
 
     def applies(self, domain: str) -> bool:

@@ -124,9 +124,9 @@ class TestCases(_Output):
 
 
 class Solution(_Output):
-    """Verifier: a member's own short working and final answer to a math instruction."""
+    """Verifier: a member's own final answer to a math instruction, as a value or as an
+    arithmetic expression that computes it (SymPy evaluates it, not the model)."""
 
-    work: Annotated[str, StringConstraints(strip_whitespace=True, max_length=400)] = ""
     answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 

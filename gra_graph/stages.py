@@ -147,7 +147,7 @@ _SPECS = (
         Stage.SOLVE,
         "math verifier: an independent solution's final answer",
         frozenset({"domain", "instruction"}),
-        256,
+        64,
         _fixed(schemas.Solution),
         optional=True,
     ),

@@ -16,7 +16,7 @@ from gra_graph import drawing
 from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.context import GraContext
 from gra_graph.graph import build_graph
-from gra_graph.nodes.verify import verifier_member
+from gra_graph.nodes.verify import verifier_members
 from gra_graph.records import build_record
 from gra_graph.stages import Stage
 from tests.support.fakes import committee_config, fake_members, scores
@@ -130,14 +130,28 @@ def _math_generator(title: str, prompt: str) -> str:
 
 @pytest.mark.parametrize(("answer", "status"), [("391", "rejected"), ("381", "accepted")])
 async def test_math_verifier_compares_with_an_independent_answer(answer: str, status: str):
-    replies = everyone({"Solution": json.dumps({"work": "17*23", "answer": answer})})
+    replies = everyone({"Solution": json.dumps({"answer": answer})})
     replies["gen"] = {"text": _math_generator}
     record, members = await run(replies, "math", **VETO)
     assert record.status == status
     (verification,) = record.verifications
     assert verification.details["solver_answer"] == answer
     assert verification.details["response_answer"] == "381"
-    assert asked(members, "Solution") == 1
+    assert asked(members, "Solution") == 3  # three solutions, from r1, r2 and r3
+    assert verification.details["agreement"] == "3 of 3"
+
+
+async def test_math_solutions_that_disagree_are_inconclusive():
+    replies = {
+        name: {"Solution": json.dumps({"answer": answer})}
+        for name, answer in (("r1", "391"), ("r2", "17*23 + 1"), ("r3", "seventeen"))
+    }
+    replies["gen"] = {"text": _math_generator}
+    record, _ = await run(replies, "math", **VETO)
+    assert record.status == "accepted"  # the committee decides, as without a verifier
+    (verification,) = record.verifications
+    assert verification.outcome == "inconclusive"
+    assert sorted(verification.details["solver_answers"]) == ["17*23 + 1", "391", "seventeen"]
 
 
 async def test_a_revised_response_is_verified_again():
@@ -151,17 +165,14 @@ async def test_a_revised_response_is_verified_again():
     assert ("revise", "verify") in taken and taken[-1] == ("verify", END)
 
 
-def test_verifier_is_never_the_generator_and_can_be_fixed():
+def test_verifiers_are_never_the_generator_and_can_be_fixed():
     config = committee_config(verifiers={"enabled": True})
-    drawn = {
-        verifier_member(
-            config, 0, {"seed_index": i, "sample_index": 0, "roles": {"generator": "r1"}}
-        )
-        for i in range(40)
-    }
-    assert "r1" not in drawn and drawn <= {"r2", "r3"}
+    state = {"sample_index": 0, "roles": {"generator": "r1"}}
+    drawn = [verifier_members(config, 0, {**state, "seed_index": i}, 3) for i in range(20)]
+    assert all(sorted(d[:2]) == ["r2", "r3"] and d[2] == d[0] for d in drawn)
+    assert len({tuple(d) for d in drawn}) == 2  # both orders occur
     fixed = committee_config(verifiers={"enabled": True, "member": "adj"})
-    assert verifier_member(fixed, 0, {"seed_index": 0, "sample_index": 0}) == "adj"
+    assert verifier_members(fixed, 0, {"seed_index": 0, "sample_index": 0}, 2) == ["adj", "adj"]
 
 
 # ---- the graph-file section

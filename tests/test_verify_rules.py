@@ -7,7 +7,7 @@ import pytest
 
 from gra_graph.config import Verifiers
 from gra_graph.state import Verification
-from gra_graph.verify.answers import compare_answers, final_answer, parse_value
+from gra_graph.verify.answers import compare_answers, final_answer, parse_value, solver_values
 from gra_graph.verify.checks import CodingPlan, judge_coding, judge_math, plan_coding
 from gra_graph.verify.code import (
     Signature,
@@ -162,14 +162,27 @@ def test_compare_answers(response: str, solver: str, agrees: bool, match: str):
 def test_an_unreadable_solver_answer_is_inconclusive():
     comparison = compare_answers("It is 4.", "the same as before")
     assert comparison.agrees is None and comparison.match == "unreadable"
-    assert judge_math("It is 4.", "the same as before").outcome == "inconclusive"
-    assert judge_math("It is 4.", None).outcome == "inconclusive"
+    assert judge_math("It is 4.", ["the same as before"]).outcome == "inconclusive"
+    assert judge_math("It is 4.", [None]).outcome == "inconclusive"
 
 
 def test_judge_math_records_both_answers():
-    v = judge_math("17 x 23 = 381.", "391", work="17*23")
+    v = judge_math("17 x 23 = 381.", ["17*23", "391", "400"])
     assert (v.outcome, v.score) == ("failed", 0.0)
-    assert v.details["solver_answer"] == "391" and v.details["response_answer"] == "381"
+    assert v.details["solver_answer"] == "17*23" and v.details["response_answer"] == "381"
+    assert v.details["agreement"] == "2 of 3"
+
+
+def test_judge_math_needs_a_majority_of_the_solutions():
+    assert judge_math("17 x 23 = 391.", ["391", "17*23", "381"]).outcome == "passed"
+    assert judge_math("17 x 23 = 391.", ["381", "400", None]).outcome == "inconclusive"
+    assert judge_math("17 x 23 = 391.", ["381", None, None]).outcome == "inconclusive"
+    assert judge_math("17 x 23 = 391.", ["381", "381", None]).outcome == "failed"
+
+
+def test_a_solvers_calculation_counts_not_its_arithmetic():
+    assert [v.number for v in solver_values("23 * 47 = 1069")] == [1081.0]
+    assert [v.number for v in solver_values("x = 4")] == [4.0]
 
 
 # ---- the coding rule (real sandbox)

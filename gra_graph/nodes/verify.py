@@ -26,27 +26,33 @@ from gra_graph.state import CallRecord, Decision, GraState, Verification
 from gra_graph.verify.checks import judge_coding, judge_math, plan_coding
 
 
-def verifier_member(config: GraphConfig, run_seed: int, state: GraState) -> str:
-    """Who verifies this sample: ``verifiers.member``, else a seeded draw from the members
-    that may review, other than the Generator (so a resumed sample draws the same one)."""
+def verifier_members(
+    config: GraphConfig, run_seed: int, state: GraState, count: int = 1
+) -> list[str]:
+    """Who verifies this sample, ``count`` calls' worth: ``verifiers.member`` for every call,
+    else a seeded draw without repeats from the members that may review, other than the
+    Generator, starting over when there are fewer of them than calls (a resumed sample draws
+    the same)."""
     if config.verifiers.member is not None:
-        return config.verifiers.member
+        return [config.verifiers.member] * count
     generator = (state.get("roles") or {}).get("generator")
     pool = [n for n in eligible(config, Role.REVIEWER) if n != generator]
     pool = pool or [n for n in (m.name for m in config.members) if n != generator] or [generator]
     rng = sample_rng(run_seed, state["seed_index"], state["sample_index"], "verifier")
-    return rng.choice(pool)
+    order = rng.sample(pool, len(pool))
+    return [order[i % len(order)] for i in range(count)]
 
 
 async def run_verifier(
     ctx: GraContext,
-    member: str,
+    members: list[str],
     domain: str,
     instruction: str,
     response: str,
     call_key: tuple[object, ...],
 ) -> tuple[Verification, list[CallRecord]]:
-    """Verify one response with ``member``: its verification and the calls it made.
+    """Verify one response: ``members[0]`` writes the tests (coding); each of ``members``
+    solves once (math, ``verifiers.solutions`` of them). Returns the verification and the calls.
 
     Used by the ``verify`` node and by ``evals/bench_verifiers.py``, so both apply the same
     rules.
@@ -57,7 +63,7 @@ async def run_verifier(
             return plan, []
         out = await ask_stage(
             ctx,
-            member,
+            members[0],
             Stage.WRITE_TESTS,
             {"domain": domain, "instruction": instruction, "signatures": plan.signature_lines()},
             call_key,
@@ -66,20 +72,22 @@ async def run_verifier(
         verification = await asyncio.to_thread(
             judge_coding, plan, written, ctx.config.verifiers, out.error
         )
-    elif domain == "math":
-        out = await ask_stage(
-            ctx, member, Stage.SOLVE, {"domain": domain, "instruction": instruction}, call_key
+        verification.member, verification.model_file = members[0], out.record.model_file
+        return verification, [out.record]
+    if domain == "math":
+        values = {"domain": domain, "instruction": instruction}
+        outs = await asyncio.gather(
+            *(
+                ask_stage(ctx, member, Stage.SOLVE, values, (*call_key, "solution", i))
+                for i, member in enumerate(members)
+            )
         )
-        value = out.value
-        verification = judge_math(
-            response,
-            value.answer if value is not None else None,  # type: ignore[attr-defined]
-            value.work if value is not None else "",  # type: ignore[attr-defined]
-        )
-    else:
-        raise ValueError(f"no verifier for the domain {domain!r}")
-    verification.member, verification.model_file = member, out.record.model_file
-    return verification, [out.record]
+        answers = [o.value.answer if o.value is not None else None for o in outs]  # type: ignore[attr-defined]
+        verification = judge_math(response, answers)
+        verification.member = ", ".join(dict.fromkeys(members))
+        verification.model_file = ", ".join(dict.fromkeys(o.record.model_file for o in outs))
+        return verification, [o.record for o in outs]
+    raise ValueError(f"no verifier for the domain {domain!r}")
 
 
 async def verify(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
@@ -91,10 +99,10 @@ async def verify(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any
     ctx = runtime.context
     settings = ctx.config.verifiers
     round_ = state.get("round", 0)
-    member = verifier_member(ctx.config, ctx.run_seed, state)
+    count = settings.solutions if state["domain"] == "math" else 1
     verification, calls = await run_verifier(
         ctx,
-        member,
+        verifier_members(ctx.config, ctx.run_seed, state, count),
         state["domain"],
         state["instruction"],
         state["response"],

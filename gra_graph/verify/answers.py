@@ -66,6 +66,7 @@ _REPLACEMENTS = (
     ("€", ""),
     ("£", ""),
 )
+_NUMBER_ONLY = re.compile(r"^-?\d+(?:\.\d+)?$")
 _ALLOWED = re.compile(r"^[0-9A-Za-z+\-*/^().\s]*$")
 _WORD = re.compile(r"[A-Za-z]+")
 _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d,])")
@@ -181,9 +182,15 @@ def parse_value(text: str, approximate: bool = False) -> Value | None:
         return None
     if number.imag or not math.isfinite(number.real):
         return None
-    decimals = re.findall(r"\d\.(\d+)", source)
-    step = 10.0 ** -max((len(d) for d in decimals), default=0)
-    tolerance = step / 2 if decimals or approximate else 0.0
+    decimals = re.findall(r"(\d+)\.(\d+)", source)
+    if _NUMBER_ONLY.match(source):  # one written number: half a unit of its last digit
+        places = max((len(d) for _, d in decimals), default=0)
+        tolerance = 10.0**-places / 2 if decimals or approximate else 0.0
+    elif decimals:  # a calculation with rounded inputs: as precise as its least precise one
+        digits = min(len((whole + d).lstrip("0")) for whole, d in decimals)
+        tolerance = abs(number.real) * 10.0 ** (1 - digits) / 2
+    else:
+        tolerance = 0.0
     if percent:
         return Value(raw, number.real / 100, tolerance / 100)
     return Value(raw, number.real, tolerance, expr if not decimals else None)
@@ -291,23 +298,81 @@ def _yes_no(text: str) -> bool | None:
     return True if word in _YES else False if word in _NO else None
 
 
+def _solver_part(part: str) -> Value | None:
+    """One value of a solver's answer. In ``calculation = result`` the calculation counts
+    (it is evaluated exactly; the model's own arithmetic is what goes wrong); in ``x = 4`` the
+    right side does."""
+    sides = part.split("=")
+    if len(sides) > 1:
+        left = parse_value(sides[0])
+        if left is not None and left.number is not None:
+            return left
+    side = sides[-1]
+    return parse_value(side) or (_right_hand_sides("= " + side)[:1] or [None])[0]
+
+
 def solver_values(answer: str) -> list[Value]:
     """The values of a solver's answer: the whole as one expression, else its parts split at
-    ``,``, ``;``, "and", "or" (each the right side of ``x = ...`` when written so), else its
-    final answer read like a response's."""
+    ``,``, ``;``, "and", "or" (see :func:`_solver_part`), else its final answer read like a
+    response's."""
     text = answer.strip()
     if whole := parse_value(text):
         return [whole]
-    parts = [p for p in re.split(r",|;|\band\b|\bor\b", text) if p.strip()]
     values = []
-    for part in parts:
-        side = part.split("=")[-1]
-        value = parse_value(side) or (_right_hand_sides("= " + side)[:1] or [None])[0]
+    for part in (p for p in re.split(r",|;|\band\b|\bor\b", text) if p.strip()):
+        value = _solver_part(part)
         if value is None:
             values = []
             break
         values.append(value)
     return values or final_answer(text)
+
+
+def _same_answer(a: str, b: str) -> bool:
+    yes_no_a, yes_no_b = _yes_no(a), _yes_no(b)
+    if yes_no_a is not None or yes_no_b is not None:
+        return yes_no_a == yes_no_b
+    va, vb = solver_values(a), solver_values(b)
+    return (
+        bool(va) and len(va) == len(vb) and all(x.matches(y) for x, y in zip(va, vb, strict=True))
+    )
+
+
+@dataclass(frozen=True)
+class Consensus:
+    """What independent solutions agree on: the majority answer, or ``None`` without one."""
+
+    answer: str | None
+    votes: int
+    asked: int
+    groups: list[list[str]]
+
+
+def consensus(answers: list[str | None]) -> Consensus:
+    """Group equal answers (the same value, or the same yes/no); the answer of a group holding
+    more than half of all the solutions asked for is the consensus. A solution that failed, or
+    whose answer cannot be read, counts as asked but agrees with nothing.
+
+    >>> consensus(["391", "17*23", "381"]).answer
+    '391'
+    >>> consensus(["391", "381", None]).answer is None
+    True
+    """
+    groups: list[list[str]] = []
+    for answer in answers:
+        if answer is None or (_yes_no(answer) is None and not solver_values(answer)):
+            continue
+        for group in groups:
+            if _same_answer(group[0], answer):
+                group.append(answer)
+                break
+        else:
+            groups.append([answer])
+    groups.sort(key=len, reverse=True)
+    best = groups[0] if groups else []
+    if len(best) * 2 > len(answers):
+        return Consensus(best[0], len(best), len(answers), groups)
+    return Consensus(None, len(best), len(answers), groups)
 
 
 Match = Literal["final", "stated", "none", "yes_no", "unreadable"]

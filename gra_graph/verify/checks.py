@@ -12,8 +12,10 @@ the code in :mod:`gra_graph.verify.sandbox`. Every rule is spelled out in docs/v
   exception or a time-out counts as a failed test. Fewer than ``min_tests`` usable member tests
   and no example: inconclusive. Else the score is the fraction of usable tests passed, and the
   code fails when it is below ``min_pass_fraction``.
-- **math**: :func:`gra_graph.verify.answers.compare_answers`; passed (1) or failed (0), or
-  inconclusive when either answer cannot be read.
+- **math**: ``solutions`` independent answers; only one that more than half of them agree on
+  (:func:`gra_graph.verify.answers.consensus`) is compared with the response
+  (:func:`gra_graph.verify.answers.compare_answers`): passed (1) or failed (0), else
+  inconclusive (no majority, or an answer that cannot be read).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from gra_graph.config import GraphConfig, Verifiers
 from gra_graph.state import GraState, Review, Verification
-from gra_graph.verify.answers import compare_answers
+from gra_graph.verify.answers import compare_answers, consensus
 from gra_graph.verify.code import (
     Signature,
     definitions_only,
@@ -196,19 +198,24 @@ def _coding_rule(
     )
 
 
-def judge_math(response: str, answer: str | None, work: str = "") -> Verification:
-    """Compare ``response`` with a solver's ``answer`` (``None``: the solver gave none)."""
-    if answer is None:
-        return Verification(
-            verifier="math", outcome="inconclusive", reason="the solver gave no usable answer"
-        )
-    comparison = compare_answers(response, answer)
-    details = {
-        "solver_answer": answer,
-        "solver_work": work,
-        "response_answer": comparison.response_answer,
-        "match": comparison.match,
+def judge_math(response: str, answers: Sequence[str | None]) -> Verification:
+    """Compare ``response`` with what the independent ``answers`` agree on (``None``: a
+    solution that failed). Without a majority answer the check is inconclusive."""
+    agreed = consensus(list(answers))
+    details: dict[str, Any] = {
+        "solver_answers": list(answers),
+        "solver_answer": agreed.answer,
+        "agreement": f"{agreed.votes} of {agreed.asked}",
     }
+    if agreed.answer is None:
+        return Verification(
+            verifier="math",
+            outcome="inconclusive",
+            reason=f"the solutions do not agree ({agreed.votes} of {agreed.asked} at most)",
+            details=details,
+        )
+    comparison = compare_answers(response, agreed.answer)
+    details |= {"response_answer": comparison.response_answer, "match": comparison.match}
     if comparison.agrees is None:
         return Verification(
             verifier="math", outcome="inconclusive", reason=comparison.detail, details=details
@@ -217,7 +224,7 @@ def judge_math(response: str, answer: str | None, work: str = "") -> Verificatio
         verifier="math",
         outcome="passed" if comparison.agrees else "failed",
         score=1.0 if comparison.agrees else 0.0,
-        reason=comparison.detail,
+        reason=f"{comparison.detail} ({agreed.votes} of {agreed.asked} solutions agree)",
         details=details,
     )
 
