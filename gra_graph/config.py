@@ -14,7 +14,7 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -343,6 +343,80 @@ class Judging(_Strict):
 
 
 # ---- end of judging ----
+# ---- executable verifiers (docs/verifiers.md)
+
+VerifiedDomain = Literal["coding", "math"]
+
+
+class Verifiers(_Strict):
+    """Executable verifiers (project extension): run the response's code against tests, or
+    compare its final answer with an independent solution, instead of asking for an opinion."""
+
+    enabled: bool = Field(False, description="Verify responses of the listed domains.")
+    mode: Literal["veto", "vote"] = Field(
+        "veto",
+        description="veto: a failed verification rejects the sample before review; vote: the "
+        "verification is one more vote in the committee, a composite of 10 x its score "
+        "(coding: fraction of tests passed; math: 1 or 0) in mu and sigma.",
+    )
+    domains: tuple[VerifiedDomain, ...] = Field(
+        ("coding", "math"), description="Domains to verify; others are reviewed as usual."
+    )
+    timeout_s: float = Field(
+        10.0, ge=1.0, le=300.0, description="Wall-clock seconds for one sandboxed run."
+    )
+    memory_mb: int = Field(
+        512, ge=64, le=65536, description="Address-space limit of the sandboxed code (MiB)."
+    )
+    min_pass_fraction: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Coding: the code fails when fewer than this fraction of the model-written "
+        "tests pass (any failed example from the instruction fails it).",
+    )
+    min_tests: int = Field(
+        2, ge=1, le=8, description="Coding: fewer usable model-written tests is inconclusive."
+    )
+    solutions: int = Field(
+        3,
+        ge=1,
+        le=7,
+        description="Math: independent solutions asked for (from different members where "
+        "there are enough); only an answer more than half of them agree on is compared with "
+        "the response, else the check is inconclusive.",
+    )
+    member: str | None = Field(
+        None,
+        description="The member that writes tests and solves; default: drawn per sample from "
+        "the members that may review, never the sample's Generator.",
+    )
+
+    def applies(self, domain: str) -> bool:
+        """Whether a sample of ``domain`` is verified under these settings."""
+        return self.enabled and domain in self.domains
+
+
+def _optional_stage_prompts(prompts: object) -> object:
+    """A graph file's ``prompts`` with the shipped prompt for each optional stage it omits
+    (graph files written before the verifier stages existed still load)."""
+    if not isinstance(prompts, dict):
+        return prompts
+    filled = dict(prompts)
+    for stage, spec in STAGES.items():
+        if spec.optional and stage not in filled and stage.value not in filled:
+            filled[stage.value] = str(SHIPPED_PROMPTS / spec.prompt_file)
+    return filled
+
+
+def _unused_optional_stages(config: GraphConfig) -> list[Stage]:
+    """Optional stages this graph never runs: left out of its fingerprint."""
+    if config.verifiers.enabled:
+        return []
+    return [stage for stage, spec in STAGES.items() if spec.optional]
+
+
+# ---- end of executable verifiers
 
 
 def _default_prompts() -> dict[Stage, str]:
@@ -375,6 +449,7 @@ class GraphConfig(_Strict):
     engine: Engine = Field(default_factory=Engine)
     checkpoints: Checkpoints = Field(default_factory=Checkpoints)
     judging: Judging = Field(default_factory=Judging)
+    verifiers: Verifiers = Field(default_factory=Verifiers)
     prompts: dict[Stage, str] = Field(
         default_factory=_default_prompts,
         description="Prompt file per stage, relative to the graph file's folder. It must lie "
@@ -387,6 +462,11 @@ class GraphConfig(_Strict):
         "file's folder, or absolute); prompt files anywhere else are refused.",
     )
     base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
+
+    @field_validator("prompts", mode="before")
+    @classmethod
+    def _fill_optional_prompts(cls, value: object) -> object:
+        return _optional_stage_prompts(value)
 
     @model_validator(mode="after")
     def _check_committee(self) -> GraphConfig:
@@ -449,6 +529,9 @@ class GraphConfig(_Strict):
                 raise ValueError(f"prompts.{stage.value}: a path cannot contain a NUL byte")
         if self.prompt_root is not None and "\0" in self.prompt_root:
             raise ValueError("prompt_root: a path cannot contain a NUL byte")
+        verifier = self.verifiers.member
+        if verifier is not None and verifier not in {m.name for m in self.members}:
+            raise ValueError(f"verifiers.member: no member is called {verifier!r}")
         return self
 
     def member(self, name: str) -> Member:
@@ -501,11 +584,17 @@ class GraphConfig(_Strict):
         never a result. Housekeeping settings (``checkpoints``) are left out: changing them
         between an interrupted run and its resume is allowed.
         """
-        exclude: set[str] = {"description", "engine", "checkpoints", "prompt_root"}
+        exclude: dict[str, Any] = dict.fromkeys(
+            ("description", "engine", "checkpoints", "prompt_root"), True
+        )
         if self.score_dimensions == SCORE_DIMENSIONS:
-            exclude.add("score_dimensions")  # runs from before the setting existed still resume
+            exclude["score_dimensions"] = True  # runs from before the setting existed resume
         if self.judging == Judging():
-            exclude.add("judging")  # likewise
+            exclude["judging"] = True  # likewise
+        if unused := _unused_optional_stages(self):  # so do runs from before the verifiers
+            exclude["verifiers"] = True
+            exclude["budgets"] = {stage.value: True for stage in unused}
+            exclude["prompts"] = dict.fromkeys(unused, True)
         text = self.model_dump_json(exclude=exclude)
         text += self.engine.kind
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -146,6 +146,40 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
             ("revised: one score per reviewer, next round",), off=no_revise
         ),
         ("revise", END): EdgeRule(("reviser fails",), off=no_revise),
+        **_verifier_rules(config),
+    }
+
+
+def _verifier_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
+    """The executable verifiers' edges (docs/verifiers.md): ``verify`` sits between a written
+    response and its reviewers, for the domains the graph file names."""
+    v = config.verifiers
+    off = None if v.enabled else "verifiers.enabled: false"
+    no_revise = None if config.revise.max_rounds else "revise.max_rounds: 0"
+    domains = f"domain in [{', '.join(v.domains)}]"
+    onward = (
+        "always (vote: the verification is one more vote at decide)"
+        if v.mode == "vote"
+        else "the verification passes or is inconclusive"
+    )
+    veto_off = off or ("verifiers.mode: vote" if v.mode == "vote" else None)
+    unverified = {}
+    if v.enabled:  # the plain edge to the reviewers now carries the other domains only
+        unverified[("write_response", "check_instruction")] = EdgeRule(
+            (
+                f"domain not in [{', '.join(v.domains)}]: one check per reviewer "
+                f"(committee of {config.committee_size})",
+            )
+        )
+    return {
+        **unverified,
+        ("write_response", "verify"): EdgeRule((domains,), off=off),
+        ("revise", "verify"): EdgeRule((domains,), off=off or no_revise),
+        ("verify", "check_instruction"): EdgeRule((f"{onward}: one check per reviewer",), off=off),
+        ("verify", "score_response"): EdgeRule(
+            (f"{onward}: one score per reviewer, next round",), off=off or no_revise
+        ),
+        ("verify", END): EdgeRule(("the verification fails (veto)",), off=veto_off),
     }
 
 
@@ -157,7 +191,8 @@ def edges_taken(record: Mapping[str, Any]) -> list[EdgeKey]:
     entered the graph (its seed could not be annotated, so the thread never started).
 
     Read from the record's fields: a missing keyword triple, instruction or response says
-    where the Generator stopped; checks, reviews and verdicts say how far review went; revise
+    where the Generator stopped; verifications say a verifier ran (and whether it vetoed);
+    checks, reviews and verdicts say how far review went; revise
     calls without a revision say the reviser failed; the adjudication says whether it kept.
     """
     if not record.get("roles"):
@@ -171,7 +206,15 @@ def edges_taken(record: Mapping[str, Any]) -> list[EdgeKey]:
     path.append(("write_instruction", "write_response"))
     if record.get("response") is None:
         return [*path, ("write_response", END)]
-    path += [("write_response", "check_instruction"), ("check_instruction", "gather_checks")]
+    verified = {v.get("round", 0): v for v in record.get("verifications") or []}
+    if 0 in verified:
+        path.append(("write_response", "verify"))
+        if verified[0].get("vetoed"):
+            return [*path, ("verify", END)]
+        path.append(("verify", "check_instruction"))
+    else:
+        path.append(("write_response", "check_instruction"))
+    path.append(("check_instruction", "gather_checks"))
     if not record.get("reviews"):
         return [*path, ("gather_checks", END)]
     path += [("gather_checks", "score_response"), ("score_response", "decide")]
@@ -181,7 +224,11 @@ def edges_taken(record: Mapping[str, Any]) -> list[EdgeKey]:
     )
     if revisions or revise_calls:
         path.append(("decide", "revise"))
-    if revisions:
+    if revisions and any(r > 0 for r in verified):
+        path += [("revise", "verify"), ("verify", "score_response")]
+        if any(v.get("vetoed") for r, v in verified.items() if r > 0):
+            return [*path, ("verify", END)]
+    elif revisions:
         path.append(("revise", "score_response"))
     if revise_calls > revisions:  # the last revise call produced nothing: the reviser failed
         return [*path, ("revise", END)]

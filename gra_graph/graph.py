@@ -5,10 +5,11 @@ Edges out of ``decide`` and ``adjudicate`` are declared by those nodes' return t
 
 ```
 draw_roles -> compose_keywords -> write_instruction -> write_response
+  [-> verify --veto--> END]   (only the domains the graph file verifies)
   -> check_instruction (one per reviewer) -> gather_checks --any fail--> END (rejected)
   -> score_response (one per reviewer) -> decide
        accept -> enrich -> END      conflict -> adjudicate -> enrich | END
-       reject, salvageable, rounds left -> revise -> score_response ...
+       reject, salvageable, rounds left -> revise [-> verify] -> score_response ...
        reject otherwise -> END
 ```
 """
@@ -27,7 +28,8 @@ from gra_graph.nodes.enrich import enrich
 from gra_graph.nodes.generate import compose_keywords, draw_roles, write_instruction, write_response
 from gra_graph.nodes.review import check_instruction, decide, gather_checks, score_response
 from gra_graph.nodes.revise import revise
-from gra_graph.routing import fan_out, unless_decided
+from gra_graph.nodes.verify import verify
+from gra_graph.routing import after_verify, fan_out, unless_decided, verify_or_fan_out
 from gra_graph.state import GraState
 
 
@@ -56,6 +58,7 @@ def build_graph(
     g.add_node("adjudicate", adjudicate)
     g.add_node("revise", revise)
     g.add_node("enrich", enrich)
+    g.add_node("verify", verify)  # executable verifiers, for the domains the graph file names
 
     g.add_edge(START, "draw_roles")
     g.add_edge("draw_roles", "compose_keywords")
@@ -66,14 +69,19 @@ def build_graph(
         "write_instruction", unless_decided("write_response"), ["write_response", END]
     )
     g.add_conditional_edges(
-        "write_response", fan_out("check_instruction"), ["check_instruction", END]
+        "write_response",
+        verify_or_fan_out("check_instruction"),
+        ["verify", "check_instruction", END],
     )
+    g.add_conditional_edges("verify", after_verify, ["check_instruction", "score_response", END])
     g.add_edge("check_instruction", "gather_checks")
     g.add_conditional_edges("gather_checks", fan_out("score_response"), ["score_response", END])
     g.add_edge("score_response", "decide")
     # decide -> adjudicate | revise | enrich | END and adjudicate -> enrich | END: the nodes
     # return a Command whose type names those destinations
-    g.add_conditional_edges("revise", fan_out("score_response"), ["score_response", END])
+    g.add_conditional_edges(
+        "revise", verify_or_fan_out("score_response"), ["verify", "score_response", END]
+    )
     g.add_edge("enrich", END)
     return g.compile(
         checkpointer=checkpointer, interrupt_before=list(interrupt_before) or None, name="gra"

@@ -19,6 +19,7 @@ from gra_graph.state import (
     RoleDraw,
     Seed,
     Verdict,
+    Verification,
 )
 
 
@@ -70,6 +71,7 @@ def build_record(
             else None
         ),
         revisions=[Revision.model_validate(r) for r in values.get("revisions", [])],
+        verifications=[Verification.model_validate(v) for v in values.get("verifications", [])],
         rounds=values.get("round", 0),
         calls=calls,
         completion_tokens=sum(c.completion_tokens for c in calls),

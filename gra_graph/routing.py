@@ -7,8 +7,10 @@ return a ``Command`` naming the next node, and their return types declare the ed
 from __future__ import annotations
 
 from langgraph.graph import END
+from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from gra_graph.context import GraContext
 from gra_graph.state import GraState, ReviewerTask
 
 
@@ -49,3 +51,30 @@ def fan_out(node: str):
 
     route.__name__ = f"fan_out_{node}"
     return route
+
+
+# ---- executable verifiers (docs/verifiers.md)
+
+
+def verify_or_fan_out(node: str):
+    """An edge from a step that wrote a response: to ``verify`` when the graph file verifies
+    the sample's domain, else one task per reviewer to ``node``; END once decided."""
+
+    def route(state: GraState, runtime: Runtime[GraContext]) -> list[Send] | str:
+        if state.get("decision"):
+            return END
+        if runtime.context.config.verifiers.applies(state["domain"]):
+            return "verify"
+        return [Send(node, task) for task in reviewer_tasks(state)]
+
+    route.__name__ = f"verify_or_fan_out_{node}"
+    return route
+
+
+def after_verify(state: GraState) -> list[Send] | str:
+    """Out of ``verify``: END when it vetoed, else the reviewers, to the instruction check in
+    the first round and to scoring after a revision."""
+    if state.get("decision"):
+        return END
+    node = "check_instruction" if state.get("round", 0) == 0 else "score_response"
+    return [Send(node, task) for task in reviewer_tasks(state)]

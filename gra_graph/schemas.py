@@ -122,6 +122,29 @@ class Annotation(_Output):
     summary: Summary
 
 
+# ---- executable verifiers (docs/verifiers.md)
+
+TestStatement = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=240)
+]
+
+
+class TestCases(_Output):
+    """Verifier: assert statements a member writes from the instruction and the signatures."""
+
+    tests: Annotated[list[TestStatement], Field(min_length=1, max_length=8)]
+
+
+class Solution(_Output):
+    """Verifier: a member's own final answer to a math instruction, as a value or as an
+    arithmetic expression that computes it (SymPy evaluates it, not the model)."""
+
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+# ---- end of executable verifiers
+
+
 def grammar_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The JSON schema handed to the grammar: the pydantic schema with all fields required.
 

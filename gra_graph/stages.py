@@ -32,6 +32,8 @@ class Stage(StrEnum):
     ADJUDICATE = "adjudicate"
     REVISE = "revise"
     ENRICH = "enrich"
+    WRITE_TESTS = "write_tests"
+    SOLVE = "solve"
 
 
 OutputSchema = Callable[[tuple[str, ...]], type[BaseModel]]
@@ -44,6 +46,8 @@ class StageSpec:
 
     ``output`` is ``None`` for free-text stages. ``scored`` stages ask for one score per
     dimension, so their prompt must name every dimension (checked when prompts load).
+    ``optional`` stages run only when a setting turns them on (the verifiers); a graph file
+    that names no prompt for one gets the shipped prompt.
     """
 
     stage: Stage
@@ -52,6 +56,7 @@ class StageSpec:
     budget: int
     output: OutputSchema | None = None
     scored: bool = False
+    optional: bool = False
 
     @property
     def prompt_file(self) -> str:
@@ -130,6 +135,22 @@ _SPECS = (
         frozenset({"domain", "instruction", "response"}),
         96,
         _fixed(schemas.Metadata),
+    ),
+    StageSpec(
+        Stage.WRITE_TESTS,
+        "coding verifier: assert statements from the instruction and the function signatures",
+        frozenset({"domain", "instruction", "signatures"}),
+        224,
+        _fixed(schemas.TestCases),
+        optional=True,
+    ),
+    StageSpec(
+        Stage.SOLVE,
+        "math verifier: an independent solution's final answer",
+        frozenset({"domain", "instruction"}),
+        64,
+        _fixed(schemas.Solution),
+        optional=True,
     ),
 )
 

@@ -176,6 +176,31 @@ class RoleDraw(_Model):
     enricher: str
 
 
+# ---- executable verifiers (docs/verifiers.md)
+
+
+class Verification(_Model):
+    """An executable verifier's check of one round's response (docs/verifiers.md).
+
+    ``score`` is the fraction of tests passed (coding) or 1/0 (math); ``None`` when the check
+    was inconclusive, which never counts for or against the sample. ``vetoed`` says that this
+    verification rejected the sample (``verifiers.mode: veto``).
+    """
+
+    verifier: Literal["coding", "math"]
+    round: int = 0
+    member: str | None = None
+    model_file: str | None = None
+    outcome: Literal["passed", "failed", "inconclusive"]
+    score: float | None = None
+    reason: str
+    vetoed: bool = False
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---- end of executable verifiers
+
+
 class Decision(_Model):
     """The terminal state of one seed-sample."""
 
@@ -212,6 +237,7 @@ class GraState(TypedDict, total=False):
     verdicts: Annotated[list[dict[str, Any]], operator.add]
     adjudication: dict[str, Any] | None
     revisions: Annotated[list[dict[str, Any]], operator.add]
+    verifications: Annotated[list[dict[str, Any]], operator.add]  # executable verifiers
     round: int
     calls: Annotated[list[dict[str, Any]], operator.add]
     decision: dict[str, Any] | None
@@ -260,6 +286,9 @@ class Record(_Model):
     verdicts: list[Verdict]
     adjudication: Adjudication | None
     revisions: list[Revision]
+    verifications: list[Verification] = Field(
+        default_factory=list, description="executable verifiers' checks (docs/verifiers.md)"
+    )
     rounds: int
     calls: list[CallRecord]
     completion_tokens: int

@@ -24,6 +24,7 @@ from gra_graph.nodes.common import current_reviews
 from gra_graph.nodes.judging import ask_scores, check_probes, pass_probabilities
 from gra_graph.stages import Stage
 from gra_graph.state import GraState, InstructionCheck, Review, ReviewerTask
+from gra_graph.verify.checks import verifier_votes
 
 
 def _task_values(task: ReviewerTask) -> dict[str, object]:
@@ -90,7 +91,8 @@ async def decide(
 ) -> Command[Literal["adjudicate", "revise", "enrich", "__end__"]]:
     """Step 4: mean and spread of this round's usable reviews, and where to go next."""
     config = runtime.context.config
-    verdict = committee_verdict(current_reviews(state), config.thresholds, state["round"])
+    reviews = current_reviews(state) + verifier_votes(state, config)  # votes: verifiers vote
+    verdict = committee_verdict(reviews, config.thresholds, state["round"])
     step, decision = next_step(verdict, state["round"], config)
     update: dict[str, Any] = {"verdicts": [verdict.model_dump()]}
     if decision is not None:

@@ -1,0 +1,120 @@
+"""Executable verifiers (docs/verifiers.md): check a response by running it or by solving the
+task independently, before the committee reviews it.
+
+The graph comes here from ``write_response`` (and from ``revise``) only for a domain the graph
+file verifies (``verifiers.domains``); other domains go straight to review. One member, never
+the sample's Generator, writes tests (coding) or its own answer (math); the rules that turn
+that into a verdict are :mod:`gra_graph.verify.checks`. With ``verifiers.mode: veto`` a failed
+verification ends the sample as rejected; otherwise the review goes on and, in ``vote`` mode,
+``decide`` counts the verification as one more vote
+(:func:`gra_graph.verify.checks.verifier_votes`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from gra_graph.config import GraphConfig, Role
+from gra_graph.context import GraContext
+from gra_graph.nodes.calls import ask_stage
+from gra_graph.roles import eligible, sample_rng
+from gra_graph.stages import Stage
+from gra_graph.state import CallRecord, Decision, GraState, Verification
+from gra_graph.verify.checks import judge_coding, judge_math, plan_coding
+
+
+def verifier_members(
+    config: GraphConfig, run_seed: int, state: GraState, count: int = 1
+) -> list[str]:
+    """Who verifies this sample, ``count`` calls' worth: ``verifiers.member`` for every call,
+    else a seeded draw without repeats from the members that may review, other than the
+    Generator, starting over when there are fewer of them than calls (a resumed sample draws
+    the same)."""
+    if config.verifiers.member is not None:
+        return [config.verifiers.member] * count
+    generator = (state.get("roles") or {}).get("generator")
+    pool = [n for n in eligible(config, Role.REVIEWER) if n != generator]
+    pool = pool or [n for n in (m.name for m in config.members) if n != generator] or [generator]
+    rng = sample_rng(run_seed, state["seed_index"], state["sample_index"], "verifier")
+    order = rng.sample(pool, len(pool))
+    return [order[i % len(order)] for i in range(count)]
+
+
+async def run_verifier(
+    ctx: GraContext,
+    members: list[str],
+    domain: str,
+    instruction: str,
+    response: str,
+    call_key: tuple[object, ...],
+) -> tuple[Verification, list[CallRecord]]:
+    """Verify one response: ``members[0]`` writes the tests (coding); each of ``members``
+    solves once (math, ``verifiers.solutions`` of them). Returns the verification and the calls.
+
+    Used by the ``verify`` node and by ``evals/bench_verifiers.py``, so both apply the same
+    rules.
+    """
+    if domain == "coding":
+        plan = plan_coding(instruction, response)
+        if isinstance(plan, Verification):
+            return plan, []
+        out = await ask_stage(
+            ctx,
+            members[0],
+            Stage.WRITE_TESTS,
+            {"domain": domain, "instruction": instruction, "signatures": plan.signature_lines()},
+            call_key,
+        )
+        written = list(out.value.tests) if out.value is not None else []  # type: ignore[attr-defined]
+        verification = await asyncio.to_thread(
+            judge_coding, plan, written, ctx.config.verifiers, out.error
+        )
+        verification.member, verification.model_file = members[0], out.record.model_file
+        return verification, [out.record]
+    if domain == "math":
+        values = {"domain": domain, "instruction": instruction}
+        outs = await asyncio.gather(
+            *(
+                ask_stage(ctx, member, Stage.SOLVE, values, (*call_key, "solution", i))
+                for i, member in enumerate(members)
+            )
+        )
+        answers = [o.value.answer if o.value is not None else None for o in outs]  # type: ignore[attr-defined]
+        verification = judge_math(response, answers)
+        verification.member = ", ".join(dict.fromkeys(members))
+        verification.model_file = ", ".join(dict.fromkeys(o.record.model_file for o in outs))
+        return verification, [o.record for o in outs]
+    raise ValueError(f"no verifier for the domain {domain!r}")
+
+
+async def verify(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
+    """Verify this round's response and record it; with ``veto``, a failure rejects it.
+
+    The edge out (:func:`gra_graph.routing.after_verify`) ends a rejected sample and sends
+    any other to the reviewers.
+    """
+    ctx = runtime.context
+    settings = ctx.config.verifiers
+    round_ = state.get("round", 0)
+    count = settings.solutions if state["domain"] == "math" else 1
+    verification, calls = await run_verifier(
+        ctx,
+        verifier_members(ctx.config, ctx.run_seed, state, count),
+        state["domain"],
+        state["instruction"],
+        state["response"],
+        (state["seed_index"], state["sample_index"], "verify", round_),
+    )
+    verification.round = round_
+    verification.vetoed = settings.mode == "veto" and verification.outcome == "failed"
+    update: dict[str, Any] = {
+        "verifications": [verification.model_dump()],
+        "calls": [c.model_dump() for c in calls],
+    }
+    if verification.vetoed:
+        reason = f"{verification.verifier} verifier vetoes: {verification.reason}"
+        update["decision"] = Decision(status="rejected", reason=reason).model_dump()
+    return update

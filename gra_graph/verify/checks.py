@@ -1,0 +1,253 @@
+"""The verifiers' rules: from a response and a member's tests or answer to a
+:class:`~gra_graph.state.Verification`, and from a verification to a committee vote.
+
+No model is called here (the node does that, :mod:`gra_graph.nodes.verify`); coding checks run
+the code in :mod:`gra_graph.verify.sandbox`. Every rule is spelled out in docs/verifiers.md:
+
+- **coding**: no Python code, or no function to call: inconclusive. Python-looking code that
+  does not compile: failed. Otherwise the definitions run against the instruction's own
+  examples and the member's asserts. A failed example fails the code. A member's test that
+  cannot judge the code (it does not parse, calls an undefined name, calls with the wrong
+  number of arguments, needs a module the sandbox lacks) is left out; a wrong result, an
+  exception or a time-out counts as a failed test. Fewer than ``min_tests`` usable member tests
+  and no example: inconclusive. Else the score is the fraction of usable tests passed, and the
+  code fails when it is below ``min_pass_fraction``.
+- **math**: ``solutions`` independent answers; only one that more than half of them agree on
+  (:func:`gra_graph.verify.answers.consensus`) is compared with the response
+  (:func:`gra_graph.verify.answers.compare_answers`): passed (1) or failed (0), else
+  inconclusive (no majority, or an answer that cannot be read).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gra_graph.config import GraphConfig, Verifiers
+from gra_graph.state import GraState, Review, Verification
+from gra_graph.verify.answers import compare_answers, consensus
+from gra_graph.verify.code import (
+    Signature,
+    definitions_only,
+    extract_code,
+    instruction_tests,
+    signatures,
+    usable_tests,
+)
+from gra_graph.verify.sandbox import Limits, Outcome, SandboxResult, run_python
+
+_UNJUDGING_ERRORS = {"NameError", "ImportError", "ModuleNotFoundError", "SandboxViolation"}
+_ARITY = re.compile(r"positional argument|keyword argument|takes \d+|missing \d+ required")
+
+
+@dataclass(frozen=True)
+class CodingPlan:
+    """What a coding check will run: the response's definitions, the functions tests may call,
+    and the asserts the instruction's own examples give."""
+
+    code: str
+    source: str
+    signatures: tuple[Signature, ...]
+    examples: tuple[str, ...]
+
+    def signature_lines(self) -> str:
+        """The functions a test writer is told about, one ``def`` line each."""
+        return "\n".join(f"def {s}" for s in self.signatures)
+
+
+def plan_coding(instruction: str, response: str) -> CodingPlan | Verification:
+    """The plan for checking ``response``, or the verification already decided without tests
+    (no code, code that does not compile, nothing to call)."""
+    found = extract_code(response)
+    if found is None:
+        return Verification(
+            verifier="coding", outcome="inconclusive", reason="the response has no Python code"
+        )
+    if not found.parses:
+        return Verification(
+            verifier="coding",
+            outcome="failed",
+            score=0.0,
+            reason=f"the response's Python code does not compile: {found.error}",
+            details={"code": found.code, "code_source": found.source},
+        )
+    code = definitions_only(found.code)
+    defined = signatures(code)
+    if not defined:
+        return Verification(
+            verifier="coding",
+            outcome="inconclusive",
+            reason="the response's code defines no function to test",
+            details={"code": found.code, "code_source": found.source},
+        )
+    examples = instruction_tests(instruction, defined)
+    return CodingPlan(code, found.source, tuple(defined), tuple(examples))
+
+
+def _judges(event: dict[str, Any]) -> bool:
+    """Whether a test's result says something about the code (see the module docstring)."""
+    if event.get("outcome") == "invalid":
+        return False
+    if event.get("outcome") != "error":
+        return True
+    kind, error = event.get("kind", ""), event.get("error", "")
+    return kind not in _UNJUDGING_ERRORS and not (kind == "TypeError" and _ARITY.search(error))
+
+
+def _sandbox_details(result: SandboxResult) -> dict[str, Any]:
+    return {
+        "outcome": str(result.outcome),
+        "reason": result.reason,
+        "layers": list(result.layers),
+        "seconds": result.seconds,
+    }
+
+
+def judge_coding(
+    plan: CodingPlan, written: Sequence[str], settings: Verifiers, writer_error: str | None = None
+) -> Verification:
+    """Run ``plan`` with the member's ``written`` tests in the sandbox and apply the rule."""
+    member_tests = [t for t in usable_tests(list(written), list(plan.signatures))]
+    member_tests = [t for t in member_tests if t not in plan.examples]
+    tests = [*plan.examples, *member_tests]
+    sources = ["instruction"] * len(plan.examples) + ["member"] * len(member_tests)
+    base = {"code": plan.code, "code_source": plan.source, "written": list(written)}
+    if writer_error:
+        base["writer_error"] = writer_error
+    if not plan.examples and len(member_tests) < settings.min_tests:
+        return Verification(
+            verifier="coding",
+            outcome="inconclusive",
+            reason=f"{len(member_tests)} usable test(s), need {settings.min_tests}",
+            details=base,
+        )
+    limits = Limits(timeout_s=settings.timeout_s, memory_mb=settings.memory_mb)
+    result = run_python(plan.code, tests=tests, limits=limits)
+    base["sandbox"] = _sandbox_details(result)
+    load = result.load()
+    if result.outcome == Outcome.ERROR or load is None:
+        return Verification(
+            verifier="coding",
+            outcome="inconclusive",
+            reason=f"the sandbox could not run the code: {result.reason}",
+            details=base,
+        )
+    if not load.get("ok"):
+        if load.get("kind") in _UNJUDGING_ERRORS:
+            why = f"the code needs what the sandbox does not offer: {load.get('error')}"
+            return Verification(verifier="coding", outcome="inconclusive", reason=why, details=base)
+        return Verification(
+            verifier="coding",
+            outcome="failed",
+            score=0.0,
+            reason=f"the code fails before any test: {load.get('error')}",
+            details=base,
+        )
+    reported = {e["index"]: e for e in result.tests()}
+    records = []
+    for index, (test, source) in enumerate(zip(tests, sources, strict=True)):
+        event = reported.get(index, {"outcome": "timeout", "error": f"not run: {result.reason}"})
+        records.append(
+            {
+                "test": test,
+                "source": source,
+                "outcome": event.get("outcome"),
+                "error": event.get("error"),
+                "judges": _judges(event),
+            }
+        )
+    base["tests"] = records
+    return _coding_rule(records, settings, base)
+
+
+def _coding_rule(
+    records: list[dict[str, Any]], settings: Verifiers, details: dict[str, Any]
+) -> Verification:
+    failed_examples = [
+        r["test"] for r in records if r["source"] == "instruction" and r["outcome"] != "passed"
+    ]
+    judging = [r for r in records if r["judges"]]
+    from_member = [r for r in judging if r["source"] == "member"]
+    passed = sum(r["outcome"] == "passed" for r in judging)
+    score = round(passed / len(judging), 4) if judging else None
+    if failed_examples:
+        return Verification(
+            verifier="coding",
+            outcome="failed",
+            score=score if score is not None else 0.0,
+            reason=f"fails the instruction's example: {failed_examples[0]}",
+            details=details,
+        )
+    has_examples = any(r["source"] == "instruction" for r in records)
+    if score is None or (not has_examples and len(from_member) < settings.min_tests):
+        return Verification(
+            verifier="coding",
+            outcome="inconclusive",
+            reason=f"{len(from_member)} test(s) could judge the code, need {settings.min_tests}",
+            details=details,
+        )
+    verdict = "passed" if score >= settings.min_pass_fraction else "failed"
+    return Verification(
+        verifier="coding",
+        outcome=verdict,
+        score=score,
+        reason=f"{passed} of {len(judging)} test(s) pass (needs {settings.min_pass_fraction:g})",
+        details=details,
+    )
+
+
+def judge_math(response: str, answers: Sequence[str | None]) -> Verification:
+    """Compare ``response`` with what the independent ``answers`` agree on (``None``: a
+    solution that failed). Without a majority answer the check is inconclusive."""
+    agreed = consensus(list(answers))
+    details: dict[str, Any] = {
+        "solver_answers": list(answers),
+        "solver_answer": agreed.answer,
+        "agreement": f"{agreed.votes} of {agreed.asked}",
+    }
+    if agreed.answer is None:
+        return Verification(
+            verifier="math",
+            outcome="inconclusive",
+            reason=f"the solutions do not agree ({agreed.votes} of {agreed.asked} at most)",
+            details=details,
+        )
+    comparison = compare_answers(response, agreed.answer)
+    details |= {"response_answer": comparison.response_answer, "match": comparison.match}
+    if comparison.agrees is None:
+        return Verification(
+            verifier="math", outcome="inconclusive", reason=comparison.detail, details=details
+        )
+    return Verification(
+        verifier="math",
+        outcome="passed" if comparison.agrees else "failed",
+        score=1.0 if comparison.agrees else 0.0,
+        reason=f"{comparison.detail} ({agreed.votes} of {agreed.asked} solutions agree)",
+        details=details,
+    )
+
+
+def verifier_votes(state: GraState, config: GraphConfig) -> list[Review]:
+    """With ``verifiers.mode: vote``, this round's conclusive verifications as reviews whose
+    every dimension is 10 x the verification's score (rounded), so the composite enters mu
+    and sigma as one more reviewer's; ``[]`` otherwise."""
+    if not config.verifiers.enabled or config.verifiers.mode != "vote":
+        return []
+    round_ = state.get("round", 0)
+    votes = []
+    for raw in state.get("verifications", []):
+        verification = Verification.model_validate(raw)
+        if verification.round != round_ or verification.score is None:
+            continue
+        vote = round(10 * verification.score)
+        votes.append(
+            Review(
+                reviewer=f"verifier:{verification.verifier}",
+                model_file=verification.model_file or "sandbox",
+                round=round_,
+                scores=dict.fromkeys(config.score_dimensions, vote),
+            )
+        )
+    return votes
