@@ -132,6 +132,7 @@ def test_every_stage_has_a_role_and_costs_add_up_per_role_and_member():
     assert role_of("check_instruction") == role_of("score_response") == "reviewer"
     assert role_of("adjudicate") == "adjudicator" and role_of("enrich") == "enrich"
     assert role_of("annotate") == "annotate" and role_of("new_stage") == "other"
+    assert role_of("write_tests") == role_of("solve") == "verifier"
     assert set(STAGE_ROLES.values()) == set(ROLES)
     costs = CostBreakdown()
     costs.add([call("write_instruction", "g"), call("score_response", "r", 100, 20, 3.0)])

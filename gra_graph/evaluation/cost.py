@@ -2,7 +2,8 @@
 
 A call's role follows from its stage (:data:`STAGE_ROLES`): the generator composes keywords,
 writes the instruction and the response and revises it; reviewers check instructions and score
-responses; the adjudicator re-scores conflicts; enrichment and seed annotation are their own
+responses; a verifier writes tests or solves the task independently (the executable
+verifiers); the adjudicator re-scores conflicts; enrichment and seed annotation are their own
 roles. Seconds are the calls' own durations added up, so calls that ran at the same time count
 in full (this is model time, not wall-clock time).
 """
@@ -24,12 +25,21 @@ STAGE_ROLES: dict[str, str] = {
     Stage.CHECK_INSTRUCTION: "reviewer",
     Stage.SCORE_RESPONSE: "reviewer",
     Stage.ADJUDICATE: "adjudicator",
+    Stage.WRITE_TESTS: "verifier",
+    Stage.SOLVE: "verifier",
     Stage.ENRICH: "enrich",
     Stage.ANNOTATE: "annotate",
 }
 """The role each stage's calls are counted under."""
 
-ROLES: tuple[str, ...] = ("generator", "reviewer", "adjudicator", "enrich", "annotate")
+ROLES: tuple[str, ...] = (
+    "generator",
+    "reviewer",
+    "verifier",
+    "adjudicator",
+    "enrich",
+    "annotate",
+)
 """The roles, in the order reports list them."""
 
 assert set(STAGE_ROLES) == {s.value for s in Stage}, "every stage needs a role"
