@@ -320,3 +320,15 @@ def test_drawings_label_the_check_edges_by_the_rule():
     assert fail_label(check_rule="mean_probability", check_threshold=0.4) == (
         "mean P(pass) < 0.4 on a criterion"
     )
+
+
+async def test_dimensions_without_a_reading_keep_their_written_score_and_are_named():
+    config = judging_config(scoring="expected")
+    only_correctness = {"ScoreOutput": {"correctness": EIGHT_OR_TEN["correctness"]}}
+    members = fake_members(config, probing=True, distributions=reviewers_scripted(only_correctness))
+    record = await run(config, members)
+    review = record.reviews[0]
+    assert review.scoring == "expected"
+    assert review.scores["correctness"] == 9.0 and review.scores["clarity"] == 9
+    assert list(review.distributions) == ["correctness"]
+    assert review.note is not None and "clarity" in review.note and "correctness" not in review.note

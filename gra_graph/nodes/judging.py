@@ -120,8 +120,8 @@ async def ask_scores(
         )
     )
     reading = ScoreReading(calls=[o.record for o in outcomes])
-    if order_asked := [d for order in orders for d in order]:
-        reading.dimension_order = order_asked if tuple(order_asked) != dims else []
+    asked = [d for order in orders for d in order]
+    reading.dimension_order = asked if tuple(asked) != dims else []
     failed = next((o for o in outcomes if o.value is None), None)
     if failed is not None:
         reading.error = failed.error
@@ -137,16 +137,17 @@ async def ask_scores(
     if not expected:
         reading.scores = dict(written)
         return reading
+    missing = [d for d in dims if d not in found]
+    if len(missing) == len(dims):
+        reading.scores = dict(written)
+        reading.note = f"{NO_READINGS}: sampled scores used"
+        return reading
     reading.scoring = "expected"
     reading.sampled_scores = dict(written)
     reading.distributions = {d: found[d] for d in dims if d in found}
     reading.scores = {
         d: round(expected_value(found[d]), 4) if d in found else written[d] for d in dims
     }
-    missing = [d for d in dims if d not in found]
-    if len(missing) == len(dims):
-        reading.scoring = "sampled"
-        reading.note = f"{NO_READINGS}: sampled scores used"
-    elif missing:
+    if missing:
         reading.note = f"{NO_READINGS} for {', '.join(missing)}: sampled scores used for them"
     return reading
