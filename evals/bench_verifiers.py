@@ -65,7 +65,7 @@ def bench_config(
             "adjudication": False,
             "thresholds": {"min_valid_reviews": 1},
             "verifiers": {"enabled": True, **({"solutions": solutions} if solutions else {})},
-            "engine": {"max_sequences": 4, "prefix_cache": 4},
+            "engine": {"max_sequences": 8, "prefix_cache": 4},
             "base_dir": ROOT / "graphs",
         }
     )
@@ -156,6 +156,7 @@ def per_pair(results: list[tuple[BenchPair, Verification, float]]) -> list[dict[
                 "outcome": verification.outcome,
                 "score": verification.score,
                 "reason": verification.reason,
+                "solver_answers": details.get("solver_answers"),
                 "solver_answer": details.get("solver_answer"),
                 "response_answer": details.get("response_answer"),
                 "tests": [{k: t[k] for k in ("test", "source", "outcome")} for t in tests],
@@ -218,7 +219,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solutions", type=int, default=None, help="math: override the default")
     parser.add_argument("--domains", default=",".join(DOMAINS))
     parser.add_argument("--limit", type=int, default=None, help="first N lines of the file")
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=3, help="pairs verified at once")
     parser.add_argument("--n-threads", type=int, default=None)
     parser.add_argument("--json", dest="json_out", default=None)
     parser.add_argument("--markdown", default=None)

@@ -183,6 +183,10 @@ def test_judge_math_needs_a_majority_of_the_solutions():
 def test_a_solvers_calculation_counts_not_its_arithmetic():
     assert [v.number for v in solver_values("23 * 47 = 1069")] == [1081.0]
     assert [v.number for v in solver_values("x = 4")] == [4.0]
+    assert [v.text for v in solver_values("f'(x) = 3x^2 - 4")] == ["3x^2 - 4"]
+    assert solver_values("3x + 7 = 22") == []  # the equation again, not its solution
+    assert solver_values("x = rac{5 \x0c ± }{2}") == []  # LaTeX mangled by JSON escapes
+    assert [v.text for v in solver_values("6 cm")] == ["6"]
 
 
 # ---- the coding rule (real sandbox)

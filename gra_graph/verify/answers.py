@@ -301,20 +301,23 @@ def _yes_no(text: str) -> bool | None:
 def _solver_part(part: str) -> Value | None:
     """One value of a solver's answer. In ``calculation = result`` the calculation counts
     (it is evaluated exactly; the model's own arithmetic is what goes wrong); in ``x = 4`` the
-    right side does."""
+    right side does; ``3x + 7 = 22`` is an equation, not an answer."""
     sides = part.split("=")
     if len(sides) > 1:
         left = parse_value(sides[0])
         if left is not None and left.number is not None:
             return left
+        if left is not None and not isinstance(left.expression, sympy.Symbol):
+            return None  # "3x + 7 = 22" restates an equation; it does not answer it
     side = sides[-1]
     return parse_value(side) or (_right_hand_sides("= " + side)[:1] or [None])[0]
 
 
 def solver_values(answer: str) -> list[Value]:
     """The values of a solver's answer: the whole as one expression, else its parts split at
-    ``,``, ``;``, "and", "or" (see :func:`_solver_part`), else its final answer read like a
-    response's."""
+    ``,``, ``;``, "and", "or" (see :func:`_solver_part`), else the one number it holds
+    ("6 cm"). Anything else (prose, LaTeX, several loose numbers) has no value: guessing one
+    from it would compare the response with noise."""
     text = answer.strip()
     if whole := parse_value(text):
         return [whole]
@@ -325,7 +328,10 @@ def solver_values(answer: str) -> list[Value]:
             values = []
             break
         values.append(value)
-    return values or final_answer(text)
+    if values:
+        return values
+    numbers = _numbers(text)
+    return numbers if len(numbers) == 1 else []
 
 
 def _same_answer(a: str, b: str) -> bool:
