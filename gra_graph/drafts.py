@@ -1,8 +1,9 @@
 """Rules on the Generator's drafts, as pure functions (project extension, docs/method.md).
 
-A small model asked to answer a task sometimes writes the task out again instead. Reviewers
-are costly and, at this size, easily fooled by a fluent restatement, so such a draft is caught
-here, before any reviewer sees it.
+A small model asked to answer a task sometimes writes the task out again instead, and one asked
+to write a task sometimes copies its own instructions ("Write a new task about the keywords
+..."). Reviewers are costly and, at this size, easily fooled by such fluent text, so these
+drafts are caught here, before any reviewer sees them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from __future__ import annotations
 import re
 
 _WORDS = re.compile(r"\w+")
+_PLACEHOLDER = re.compile(r"\{\{\s*\w+\s*\}\}")
+
+ECHO_WORDS = 6
+"""A run of this many words copied from a stage's own prompt text marks a draft as an echo of
+its instructions; ordinary tasks and answers share no such run with a generic prompt."""
 
 _FILLER_TEXT = """a an the and or of to in on for with by at from as is are be was were it this
 that these those here there sure certainly okay ok yes no please thanks thank you your my me i
@@ -38,3 +44,24 @@ def restates_instruction(instruction: str, response: str) -> bool:
     """
     given = set(_words(instruction)) | FILLER
     return not any(word not in given for word in _words(response))
+
+
+def _runs(words: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def echoes_prompt(draft: str, template: str, n: int = ECHO_WORDS) -> bool:
+    """Whether ``draft`` copies a run of ``n`` words from the fixed text of ``template`` (the
+    stage's prompt file, its ``{{placeholders}}`` left out, so the values it was given never
+    count).
+
+    >>> t = "Now write ONE new task about these keywords: {{keywords}}. Do not answer it."
+    >>> echoes_prompt("Write ONE new task about these keywords: a, b, c.", t)
+    True
+    >>> echoes_prompt("Write a Python function that reverses a list.", t)
+    False
+    """
+    fixed = set()
+    for segment in _PLACEHOLDER.split(template):
+        fixed |= _runs(_words(segment), n)
+    return bool(fixed & _runs(_words(draft), n))

@@ -117,12 +117,18 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
         ("compose_keywords", "write_instruction"): EdgeRule(("keywords composed",)),
         ("compose_keywords", END): EdgeRule(("generator fails to compose keywords",)),
         ("write_instruction", "write_response"): EdgeRule(("instruction written",)),
-        ("write_instruction", END): EdgeRule(("generator writes no instruction",)),
+        ("write_instruction", END): EdgeRule(
+            ("generator writes no instruction", "instruction copies its prompt")
+        ),
         ("write_response", "check_instruction"): EdgeRule(
             (f"one check per reviewer (committee of {config.committee_size})",)
         ),
         ("write_response", END): EdgeRule(
-            ("generator writes no response", "response restates the instruction")
+            (
+                "generator writes no response",
+                "response restates the instruction",
+                "response copies its prompt",
+            )
         ),
         ("gather_checks", "score_response"): EdgeRule(
             (f"{checks_pass}, at least {usable} usable",)

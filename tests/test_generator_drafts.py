@@ -12,6 +12,7 @@ from gra_graph.pools import EXAMPLE_CHARS, pool_entry
 from gra_graph.runner import Runner
 from gra_graph.state import Seed
 from tests.support.fakes import committee_config, fake_members
+from tests.support.helpers import ROOT
 
 
 @pytest.mark.parametrize(
@@ -102,3 +103,31 @@ async def test_an_answer_that_restates_the_instruction_is_rejected(tmp_path: Pat
     assert records and all(r.status == "rejected" for r in records)
     assert all("restated the instruction" in r.reason for r in records)
     assert all(not r.reviews and not r.checks for r in records)
+
+
+def test_a_draft_that_copies_its_prompt_is_an_echo():
+    from gra_graph.drafts import echoes_prompt
+
+    template = (ROOT / "prompts" / "write_instruction.txt").read_text()
+    copied = (
+        "Create a new task about percentage discount. It must read like the real tasks above: "
+        "written as the user, in their own words."
+    )
+    assert echoes_prompt(copied, template)
+    for task in [
+        "Write a Python function that returns the three most common words in a text.",
+        "A shirt costs $50 and its price rises by 20%. What is the new price?",
+        "You are a museum guide: welcome a school group to the dinosaur hall in three sentences.",
+    ]:
+        assert not echoes_prompt(task, template)
+
+
+async def test_an_instruction_that_copies_its_prompt_is_rejected_before_review(tmp_path: Path):
+    def meta(title: str, prompt: str) -> str:
+        if "write ONE new task" in prompt:
+            return "Write a new task. Do not answer it, and do not mention tasks, keywords."
+        return "an answer"
+
+    records, _ = await run_one(tmp_path, {"text": meta})
+    assert records and all("copied its prompt" in r.reason for r in records)
+    assert all(not r.checks for r in records)

@@ -7,7 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from gra_graph.context import GraContext
-from gra_graph.drafts import restates_instruction
+from gra_graph.drafts import echoes_prompt, restates_instruction
 from gra_graph.nodes.calls import ask_stage
 from gra_graph.nodes.common import call_key, reject
 from gra_graph.roles import draw_roles as draw
@@ -66,7 +66,8 @@ async def compose_keywords(state: GraState, runtime: Runtime[GraContext]) -> dic
 
 async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
     """Stage 2b: an instruction built on the new keywords, guided by the pool's real tasks and
-    their summaries, written as one JSON string so it ends where the task ends."""
+    their summaries, written as one JSON string so it ends where the task ends. A "task" that
+    copies the stage's own prompt is rejected before review (:mod:`gra_graph.drafts`)."""
     generator = state["roles"]["generator"]
     out = await ask_stage(
         runtime.context,
@@ -83,12 +84,17 @@ async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> di
     update: dict[str, Any] = {"calls": [out.record.model_dump()]}
     if out.value is None:
         return update | reject(f"generator {generator} wrote no instruction: {out.error}")
-    return update | {"instruction": out.value.instruction}  # type: ignore[attr-defined]
+    instruction = out.value.instruction  # type: ignore[attr-defined]
+    update["instruction"] = instruction
+    if echoes_prompt(instruction, runtime.context.prompts[Stage.WRITE_INSTRUCTION].text):
+        return update | reject(f"generator {generator} copied its prompt, not wrote a task")
+    return update
 
 
 async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
     """Stage 2c: the Generator answers its own instruction; an answer that only restates the
-    instruction is rejected before any reviewer sees it (:mod:`gra_graph.drafts`)."""
+    instruction, or copies the stage's prompt, is rejected before any reviewer sees it
+    (:mod:`gra_graph.drafts`)."""
     generator = state["roles"]["generator"]
     out = await ask_stage(
         runtime.context,
@@ -103,4 +109,6 @@ async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[
     update["response"] = out.value
     if restates_instruction(state["instruction"], str(out.value)):
         return update | reject(f"generator {generator} restated the instruction, not answered it")
+    if echoes_prompt(str(out.value), runtime.context.prompts[Stage.WRITE_RESPONSE].text):
+        return update | reject(f"generator {generator} copied its prompt, not answered")
     return update
