@@ -19,7 +19,7 @@ from gra_graph.graph import build_graph
 from gra_graph.nodes.verify import verifier_members
 from gra_graph.records import build_record
 from gra_graph.stages import Stage
-from tests.support.fakes import committee_config, fake_members, scores
+from tests.support.fakes import committee_config, fake_members, is_instruction_prompt, scores
 from tests.support.helpers import ROOT, shipped_graph_text
 
 FIB_TESTS_RIGHT = json.dumps(
@@ -123,7 +123,7 @@ async def test_domains_without_a_verifier_are_unchanged(overrides: dict[str, Any
 
 
 def _math_generator(title: str, prompt: str) -> str:
-    if prompt.startswith("Write one new task"):
+    if is_instruction_prompt(prompt):
         return "What is 17 x 23?"
     return "17 x 20 = 340 and 17 x 3 = 51, so 17 x 23 = 381."
 
