@@ -28,6 +28,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from gra_graph.export import reason_kind
 from gra_graph.rundirs import RunDir
 
 
@@ -51,11 +52,6 @@ def run_graph(graph: Path, seeds: Path, out: Path, samples: int, seed: int) -> N
     ]
     print("$", " ".join(command[2:]), flush=True)
     subprocess.run(command, check=False)
-
-
-def reason_kind(reason: str) -> str:
-    """The first clause of a rejection reason ("instruction check", "committee rejects"...)."""
-    return reason.split(":", 1)[0].split(" (", 1)[0]
 
 
 def figures(out: Path) -> dict[str, object]:
