@@ -19,12 +19,22 @@ Usage::
     python evals/bench_verifiers.py                          # qwen2.5-coder-0.5b, all pairs
     python evals/bench_verifiers.py --model qwen2.5-coder-1.5b --json out.json --markdown out.md
     python evals/bench_verifiers.py --limit 28               # the first 28 lines of the file
+    python evals/bench_verifiers.py --solver-check evals/data/solve_dev.jsonl  # solutions only
+
+Resumable: each pair's verification is appended to a cache file (``--cache``, by default next
+to ``--json``), keyed by the pair, the model and its sampling, the verifier settings and the
+prompts; the same command again verifies only the pairs not yet there.
+
+``--solver-check`` runs only the math solutions on lines of ``instruction`` and ``answer``
+(``evals/data/solve_dev.jsonl``: questions outside the labelled pairs, on which the solve
+prompt was chosen) and counts how often their consensus is right, wrong or missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import sys
 import time
@@ -39,8 +49,11 @@ from gra_graph.bench.pairs import BenchPair, read_pairs  # noqa: E402
 from gra_graph.config import GraphConfig  # noqa: E402
 from gra_graph.context import GraContext  # noqa: E402
 from gra_graph.llm.members import LazyMembers  # noqa: E402
+from gra_graph.nodes.calls import ask_stage  # noqa: E402
 from gra_graph.nodes.verify import run_verifier  # noqa: E402
+from gra_graph.stages import Stage  # noqa: E402
 from gra_graph.state import Verification  # noqa: E402
+from gra_graph.verify.answers import consensus, same_answer  # noqa: E402
 
 DOMAINS = ("coding", "math")
 MEMBER = "verifier"
@@ -71,14 +84,55 @@ def bench_config(
     )
 
 
+def cache_key(config: GraphConfig, pair: BenchPair) -> str:
+    """What a pair's verification depends on: the pair, the member's model and sampling, the
+    verifier settings and the two prompt files."""
+    member = config.member(MEMBER)
+    prompts = "".join(
+        config.prompt_path(stage).read_text(encoding="utf-8")
+        for stage in (Stage.WRITE_TESTS, Stage.SOLVE)
+    )
+    text = json.dumps(
+        [
+            pair.id,
+            member.model,
+            member.sampling.model_dump(),
+            config.verifiers.model_dump(),
+            prompts,
+        ],
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def read_cache(path: Path | None) -> dict[str, dict[str, Any]]:
+    """Verifications already made (one JSON line each), by :func:`cache_key`."""
+    if path is None or not path.is_file():
+        return {}
+    cached = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a kill
+        cached[row["key"]] = row
+    return cached
+
+
 async def verify_pairs(
-    ctx: GraContext, pairs: list[BenchPair], concurrency: int
+    ctx: GraContext, pairs: list[BenchPair], concurrency: int, cache: Path | None = None
 ) -> list[tuple[BenchPair, Verification, float]]:
     gate = asyncio.Semaphore(concurrency)
     done = 0
+    cached = read_cache(cache)
 
     async def one(pair: BenchPair) -> tuple[BenchPair, Verification, float]:
         nonlocal done
+        key = cache_key(ctx.config, pair)
+        if key in cached:
+            done += 1
+            row = cached[key]
+            return pair, Verification.model_validate(row["verification"]), row["seconds"]
         async with gate:
             started = time.perf_counter()
             p = pair.pair
@@ -98,9 +152,53 @@ async def verify_pairs(
                 file=sys.stderr,
                 flush=True,
             )
-            return pair, verification, time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            if cache is not None:  # one line per pair, so a killed bench loses one pair
+                row = {"key": key, "verification": verification.model_dump(), "seconds": seconds}
+                with cache.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            return pair, verification, seconds
 
     return await asyncio.gather(*(one(p) for p in pairs))
+
+
+async def solver_check(ctx: GraContext, path: Path) -> dict[str, Any]:
+    """The math solutions alone on (instruction, answer) lines: how often their consensus is
+    the right answer, a wrong one, or none."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    count = ctx.config.verifiers.solutions
+    results = []
+    for index, row in enumerate(rows):
+        outs = await asyncio.gather(
+            *(
+                ask_stage(
+                    ctx,
+                    MEMBER,
+                    Stage.SOLVE,
+                    {"domain": "math", "instruction": row["instruction"]},
+                    (index, 0, "verify", 0, "solution", i),
+                )
+                for i in range(count)
+            )
+        )
+        answers = [o.value.answer if o.value is not None else None for o in outs]  # type: ignore[attr-defined]
+        agreed = consensus(answers)
+        truth = row["answer"]
+        verdict = (
+            "none"
+            if agreed.answer is None
+            else "right"
+            if same_answer(truth, agreed.answer)
+            else "wrong"
+        )
+        results.append({**row, "answers": answers, "consensus": agreed.answer, "verdict": verdict})
+        print(f"  {verdict:5} {row['instruction'][:50]:50} {answers}", file=sys.stderr, flush=True)
+    tally = Counter(r["verdict"] for r in results)
+    return {
+        "questions": len(results),
+        **{k: tally[k] for k in ("right", "wrong", "none")},
+        "rows": results,
+    }
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
@@ -211,6 +309,13 @@ def print_table(summary: dict[str, Any]) -> None:
     )
 
 
+def cache_path(args: argparse.Namespace) -> Path | None:
+    if args.cache:
+        return Path(args.cache)
+    out = args.json_out or args.markdown
+    return Path(out).with_suffix(".cache.jsonl") if out else None
+
+
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", default=str(ROOT / "evals" / "data" / "review_pairs.jsonl"))
@@ -221,19 +326,42 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N lines of the file")
     parser.add_argument("--concurrency", type=int, default=3, help="pairs verified at once")
     parser.add_argument("--n-threads", type=int, default=None)
+    parser.add_argument(
+        "--solver-check",
+        default=None,
+        metavar="FILE",
+        help="only the math solutions, on JSONL lines of instruction and answer",
+    )
+    parser.add_argument(
+        "--cache",
+        default=None,
+        metavar="FILE",
+        help="verifications kept one per line; a re-run skips the pairs already there "
+        "(default: next to --json or --markdown, as NAME.cache.jsonl)",
+    )
     parser.add_argument("--json", dest="json_out", default=None)
     parser.add_argument("--markdown", default=None)
     args = parser.parse_args(argv)
 
     domains = tuple(d.strip() for d in args.domains.split(",") if d.strip())
-    pairs = [p for p in read_pairs(args.pairs, limit=args.limit) if p.pair.domain in domains]
     config = bench_config(args.model, args.temperature, args.n_threads, args.solutions)
     members = LazyMembers(config)
     ctx = GraContext.create(config, members, run_seed=0)
+    if args.solver_check:
+        try:
+            checked = await solver_check(ctx, Path(args.solver_check))
+        finally:
+            members.close()
+        checked |= {"model": args.model, "temperature": args.temperature}
+        print({k: v for k, v in checked.items() if k != "rows"})
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(checked, indent=2, ensure_ascii=False))
+        return 0
+    pairs = [p for p in read_pairs(args.pairs, limit=args.limit) if p.pair.domain in domains]
     print(f"verifying {len(pairs)} pairs with {args.model}", file=sys.stderr)
     started = time.perf_counter()
     try:
-        results = await verify_pairs(ctx, pairs, args.concurrency)
+        results = await verify_pairs(ctx, pairs, args.concurrency, cache_path(args))
     finally:
         members.close()
     summary = summarize(results)

@@ -334,7 +334,8 @@ def solver_values(answer: str) -> list[Value]:
     return numbers if len(numbers) == 1 else []
 
 
-def _same_answer(a: str, b: str) -> bool:
+def same_answer(a: str, b: str) -> bool:
+    """Whether two solver-style answers have the same values (or the same yes/no)."""
     yes_no_a, yes_no_b = _yes_no(a), _yes_no(b)
     if yes_no_a is not None or yes_no_b is not None:
         return yes_no_a == yes_no_b
@@ -369,7 +370,7 @@ def consensus(answers: list[str | None]) -> Consensus:
         if answer is None or (_yes_no(answer) is None and not solver_values(answer)):
             continue
         for group in groups:
-            if _same_answer(group[0], answer):
+            if same_answer(group[0], answer):
                 group.append(answer)
                 break
         else:
