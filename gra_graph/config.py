@@ -430,7 +430,13 @@ class GraphConfig(_Strict):
     description: str = ""
     members: tuple[Member, ...] = Field(..., min_length=1)
     committee_size: int = Field(3, ge=1, le=16, description="Reviewers per sample.")
-    adjudication: bool = Field(True, description="Send conflicts to an Adjudicator.")
+    adjudication: bool | Literal["human", "model_then_human"] = Field(
+        True,
+        description="Who settles a conflict: true, the Adjudicator member (the paper); false, "
+        "nobody (a conflict is rejected); human, a person (the thread waits, see gra review); "
+        "model_then_human, the Adjudicator, and a person when it abstains or drops a sample "
+        "the committee's mean would keep.",
+    )
     role_assignment: Literal["random", "fixed"] = Field(
         "random", description="random: a fresh draw per sample (the paper); fixed: ablation."
     )
@@ -463,6 +469,17 @@ class GraphConfig(_Strict):
     )
     base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
 
+    @property
+    def model_adjudicates(self) -> bool:
+        """Whether a conflict goes to the Adjudicator member first (``true``,
+        ``model_then_human``)."""
+        return self.adjudication is True or self.adjudication == "model_then_human"
+
+    @property
+    def human_adjudicates(self) -> bool:
+        """Whether a conflict may go to a person (``human``, ``model_then_human``)."""
+        return self.adjudication in ("human", "model_then_human")
+
     @field_validator("prompts", mode="before")
     @classmethod
     def _fill_optional_prompts(cls, value: object) -> object:
@@ -487,7 +504,7 @@ class GraphConfig(_Strict):
         for role in (Role.GENERATOR, Role.REVIEWER, Role.ENRICHER):
             if not by_role[role]:
                 raise ValueError(f"members: no member may play the {role.value} role")
-        if self.adjudication and not by_role[Role.ADJUDICATOR]:
+        if self.model_adjudicates and not by_role[Role.ADJUDICATOR]:
             raise ValueError("members: adjudication is on but no member may adjudicate")
         k = self.committee_size
         for gen in by_role[Role.GENERATOR]:
@@ -497,7 +514,7 @@ class GraphConfig(_Strict):
                     f"committee_size: {k} reviewers needed besides generator '{gen}', but only "
                     f"{len(reviewers)} other members may review ({len(self.members)} members)"
                 )
-            if self.adjudication:
+            if self.model_adjudicates:
                 adjudicators = [a for a in by_role[Role.ADJUDICATOR] if a != gen]
                 worst_left = len(adjudicators) - min(k, len(set(adjudicators) & set(reviewers)))
                 if worst_left < 1:

@@ -17,7 +17,14 @@ Used by ``evals/crash_harness.py`` and the crash tests. Points:
 ``before-accepted-rename``     ``accepted.jsonl``'s temporary file is complete, not renamed
 ``before-dedup-rename``        the same for ``dedup.jsonl``
 ``before-status-write``        the run is finished, ``run.json`` does not say so yet
+``mid-answers-append``         half of a person's answer line is on disk (``gra review``)
+``after-answer-append``        an answer is fsynced, its thread not yet resumed
+``after-human-resume``         a thread resumed with its answer has run to its end (the
+                               answer consumed, checkpointed), its record not yet written
 =============================  ===========================================================
+
+The last three are passed only by runs with ``adjudication: human`` or ``model_then_human``
+(:data:`HUMAN_POINTS`).
 """
 
 from __future__ import annotations
@@ -40,7 +47,13 @@ POINTS: tuple[str, ...] = (
     "before-accepted-rename",
     "before-dedup-rename",
     "before-status-write",
+    "mid-answers-append",
+    "after-answer-append",
+    "after-human-resume",
 )
+
+HUMAN_POINTS: tuple[str, ...] = POINTS[-3:]
+"""The points only a run that waits for a person passes (answer -> resume -> record)."""
 
 _hits: Counter[str] = Counter()
 

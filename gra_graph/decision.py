@@ -82,7 +82,7 @@ def instruction_check_outcome(
     return None
 
 
-NextStep = Literal["adjudicate", "revise", "enrich", "end"]
+NextStep = Literal["adjudicate", "human_adjudicate", "revise", "enrich", "end"]
 
 
 def next_step(
@@ -101,6 +101,8 @@ def next_step(
             f"sigma {verdict.sigma} <= delta {config.thresholds.delta}",
         )
     if verdict.outcome == "conflict":
+        if config.adjudication == "human":
+            return "human_adjudicate", None
         if config.adjudication:
             return "adjudicate", None
         return "end", Decision(
@@ -139,6 +141,26 @@ def adjudication_decision(adjudication: Adjudication, tau: float) -> Decision:
         status="rejected",
         reason=f"adjudicator drops: composite {adjudication.composite} < tau {tau}",
     )
+
+
+def escalate_to_human(adjudication: Adjudication, mu: float | None, tau: float) -> bool:
+    """``adjudication: model_then_human``: whether a person decides after the Adjudicator.
+
+    A person is asked when the Adjudicator abstained (no usable verdict), or when its verdict
+    disagrees with the committee's mean: it drops a sample whose mean ``mu`` reaches ``tau``,
+    or keeps one whose mean does not. A conflict always has ``mu >= tau``, so in practice the
+    person sees every sample the model would drop, and the model's keeps are final.
+
+    >>> from gra_graph.state import Adjudication as A
+    >>> escalate_to_human(A(adjudicator="a", model_file="m", composite=6.0), 8.5, 8.0)
+    True
+    >>> escalate_to_human(A(adjudicator="a", model_file="m", composite=9.0), 8.5, 8.0)
+    False
+    """
+    if adjudication.abstained or adjudication.composite is None:
+        return True
+    committee_keeps = mu is not None and mu >= tau
+    return (adjudication.composite >= tau) != committee_keeps
 
 
 # ---- check rules (docs/method.md, section 9f) ----

@@ -9,6 +9,9 @@ draw_roles -> compose_keywords -> write_instruction -> write_response
   -> check_instruction (one per reviewer) -> gather_checks --any fail--> END (rejected)
   -> score_response (one per reviewer) -> decide
        accept -> enrich -> END      conflict -> adjudicate -> enrich | END
+                                    (adjudication: human) conflict -> human_adjudicate
+                                    (model_then_human) adjudicate -> human_adjudicate
+                                    human_adjudicate -> enrich | END
        reject, salvageable, rounds left -> revise [-> verify] -> score_response ...
        reject otherwise -> END
 ```
@@ -26,6 +29,7 @@ from gra_graph.context import GraContext
 from gra_graph.nodes.adjudicate import adjudicate
 from gra_graph.nodes.enrich import enrich
 from gra_graph.nodes.generate import compose_keywords, draw_roles, write_instruction, write_response
+from gra_graph.nodes.human_adjudicate import human_adjudicate
 from gra_graph.nodes.review import check_instruction, decide, gather_checks, score_response
 from gra_graph.nodes.revise import revise
 from gra_graph.nodes.verify import verify
@@ -56,6 +60,7 @@ def build_graph(
     g.add_node("score_response", score_response)
     g.add_node("decide", decide)
     g.add_node("adjudicate", adjudicate)
+    g.add_node("human_adjudicate", human_adjudicate)  # a person, through interrupt()
     g.add_node("revise", revise)
     g.add_node("enrich", enrich)
     g.add_node("verify", verify)  # executable verifiers, for the domains the graph file names
@@ -77,8 +82,9 @@ def build_graph(
     g.add_edge("check_instruction", "gather_checks")
     g.add_conditional_edges("gather_checks", fan_out("score_response"), ["score_response", END])
     g.add_edge("score_response", "decide")
-    # decide -> adjudicate | revise | enrich | END and adjudicate -> enrich | END: the nodes
-    # return a Command whose type names those destinations
+    # decide -> adjudicate | human_adjudicate | revise | enrich | END, adjudicate -> enrich |
+    # human_adjudicate | END, human_adjudicate -> enrich | END: the nodes return a Command
+    # whose type names those destinations
     g.add_conditional_edges(
         "revise", verify_or_fan_out("score_response"), ["verify", "score_response", END]
     )

@@ -20,6 +20,7 @@ bound (:data:`MAX_LINE_BYTES`), so a file with no newlines cannot exhaust memory
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import sqlite3
@@ -69,6 +70,33 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         except OSError:
             _truncate(fh, start)  # no torn line: the rows are either all there or not at all
             raise
+
+
+def append_jsonl_exclusive(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """:func:`append_jsonl` for a journal that several processes append to: under an
+    exclusive ``flock`` on the file, a torn last line that a killed writer left is cut off
+    first (it was never acknowledged), then the rows are appended and fsynced."""
+    with open_nofollow(path, os.O_RDWR | os.O_CREAT, "r+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # released on close, or when a writer dies
+        size = os.fstat(fh.fileno()).st_size
+        end = _last_newline_end(fh, size)
+        if end != size:
+            _truncate(fh, end)
+        append_jsonl(path, rows)
+
+
+def _last_newline_end(fh: IO[bytes], size: int, chunk: int = 65536) -> int:
+    """The offset just past the file's last newline (0 when it has none)."""
+    pos = size
+    while pos > 0:
+        start = max(0, pos - chunk)
+        fh.seek(start)
+        block = fh.read(pos - start)
+        at = block.rfind(b"\n")
+        if at >= 0:
+            return start + at + 1
+        pos = start
+    return 0
 
 
 def _truncate(fh: Any, size: int) -> None:

@@ -12,6 +12,7 @@ from gra_graph.llm.members import MemberHandle
 from gra_graph.state import (
     Adjudication,
     CallRecord,
+    HumanDecision,
     InstructionCheck,
     Record,
     Review,
@@ -70,6 +71,7 @@ def build_record(
             if values.get("adjudication")
             else None
         ),
+        human=HumanDecision.model_validate(values["human"]) if values.get("human") else None,
         revisions=[Revision.model_validate(r) for r in values.get("revisions", [])],
         verifications=[Verification.model_validate(v) for v in values.get("verifications", [])],
         rounds=values.get("round", 0),

@@ -47,7 +47,7 @@ def draw_roles(config: GraphConfig, rng: random.Random) -> RoleDraw:
         )
     reviewers = pick(reviewer_pool, config.committee_size)
     adjudicator = None
-    if config.adjudication:
+    if config.model_adjudicates:  # a person needs no member
         taken = {generator, *reviewers}
         rest = [n for n in eligible(config, Role.ADJUDICATOR) if n not in taken]
         if not rest:

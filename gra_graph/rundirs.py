@@ -17,6 +17,8 @@ Layout::
     dedup.jsonl         the near-duplicate decision for each accepted record
     accepted.jsonl      the kept training rows
     summary.json        counts, tokens, seconds
+    answers.jsonl       people's answers to conflicts waiting for them (adjudication: human),
+                        appended and fsynced before the thread they answer resumes
 
 ``run.json`` ``status`` (see :data:`STATUSES`): ``running`` while a run holds the directory,
 ``complete``, ``incomplete`` (some seed-samples failed with an error; run again), ``paused``
@@ -53,6 +55,7 @@ from gra_graph.inputs import MAX_MANIFEST_BYTES, InputFileError, file_kind, read
 from gra_graph.output import (
     JournalRepair,
     append_jsonl,
+    append_jsonl_exclusive,
     iter_lines,
     repair_journal,
     write_json_atomic,
@@ -69,6 +72,7 @@ ITERATIONS_FILE = "iterations.jsonl"
 DEDUP_FILE = "dedup.jsonl"
 ACCEPTED_FILE = "accepted.jsonl"
 SUMMARY_FILE = "summary.json"
+ANSWERS_FILE = "answers.jsonl"
 LAYOUT = (
     RUN_FILE,
     LOCK_FILE,
@@ -82,6 +86,7 @@ LAYOUT = (
     DEDUP_FILE,
     ACCEPTED_FILE,
     SUMMARY_FILE,
+    ANSWERS_FILE,
 )
 """Every file a run writes (the ``*.corrupt.jsonl`` side files come from :meth:`corrupt_path`)."""
 
@@ -226,6 +231,11 @@ class RunDir:
     def summary_path(self) -> Path:
         return self.path / SUMMARY_FILE
 
+    @property
+    def answers_path(self) -> Path:
+        """People's answers to waiting conflicts (see :mod:`gra_graph.human`)."""
+        return self.path / ANSWERS_FILE
+
     def is_run(self) -> bool:
         """Whether the directory holds a run (a ``run.json``)."""
         return self.run_file.is_file()
@@ -361,7 +371,7 @@ class RunDir:
         planted between this check and the write fails the write instead of following it.
         """
         names = [*LAYOUT]
-        journals = (RECORDS_FILE, ANNOTATIONS_FILE, ITERATIONS_FILE)
+        journals = (RECORDS_FILE, ANNOTATIONS_FILE, ITERATIONS_FILE, ANSWERS_FILE)
         names += [self.corrupt_path(self.path / n).name for n in journals]
         names += [
             f".{n}.tmp"
@@ -499,6 +509,12 @@ class RunDir:
     def append(self, path: Path, row: dict[str, Any]) -> None:
         """Append one row to one of this run's journals, fsynced."""
         append_jsonl(path, [row])
+
+    def append_answer(self, row: dict[str, Any]) -> None:
+        """Append one answer to the answers journal, fsynced, under the journal's own lock:
+        answers come from other processes than the run's (``gra review``, a viewer), possibly
+        while the run holds the directory."""
+        append_jsonl_exclusive(self.answers_path, [row])
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(self.summary_path, summary)

@@ -51,6 +51,7 @@ from gra_graph.export import (
     write_accepted,
 )
 from gra_graph.graph import build_graph
+from gra_graph.human import answer_command
 from gra_graph.llm.faults import with_faults
 from gra_graph.llm.members import Members, check_member_models, load_members
 from gra_graph.output import is_out_of_space
@@ -645,10 +646,21 @@ class Runner:
                 iteration,
             )
         )
+        answered = None
+        if snapshot.interrupts:  # waiting for a person: go on only with a recorded answer
+            answered = answer_command(self.run_dir, thread_id)
+            if answered is None:
+                raise _Paused(thread_id)
         async for chunk in self.graph.astream(
-            start, thread, context=self.context, stream_mode="updates", durability="sync"
+            answered or start,
+            thread,
+            context=self.context,
+            stream_mode="updates",
+            durability="sync",
         ):
             self._observe(chunk)
+        if answered is not None:
+            crash_point("after-human-resume")
         snapshot = await self.graph.aget_state(thread)
         if snapshot.next:
             if snapshot.interrupts or set(snapshot.next) & set(self.interrupt_before):

@@ -11,7 +11,7 @@ import operator
 import statistics
 from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # one source each (gra_graph.vocabulary); re-exported for the code that reads them with the state
 from gra_graph.vocabulary import CHECK_CRITERIA as CHECK_CRITERIA
@@ -155,6 +155,69 @@ class Adjudication(_Model):
     note: str | None = None
 
 
+# ---- human adjudication (adjudication: human | model_then_human; docs/method.md, section 9h)
+
+HumanChoice = Literal["keep", "drop", "edit"]
+"""What a person may answer about a waiting conflict: keep the response, drop the sample, or
+keep it with an edited response."""
+
+
+class HumanAnswer(_Model):
+    """A person's answer to a conflict: the value a waiting thread is resumed with.
+
+    From Python, resume a thread waiting at ``human_adjudicate`` with
+    ``Command(resume=HumanAnswer(decision="keep").model_dump())``; ``gra review`` and
+    :func:`gra_graph.human.record_answer` write the same shape to the run's answers journal.
+    ``edited_response`` is required with ``edit`` and refused otherwise.
+
+    >>> HumanAnswer(decision="edit", edited_response="A better answer.").decision
+    'edit'
+    """
+
+    decision: HumanChoice
+    edited_response: str | None = None
+    who: str = Field("human", min_length=1, max_length=200, description="who answered")
+    note: str = Field("", max_length=10_000, description="why, in the person's words")
+
+    @model_validator(mode="after")
+    def _edit_needs_text(self) -> HumanAnswer:
+        if self.decision == "edit" and not (self.edited_response or "").strip():
+            raise ValueError("decision 'edit' needs a non-empty edited_response")
+        if self.decision != "edit" and self.edited_response is not None:
+            raise ValueError(f"edited_response is only for decision 'edit', not {self.decision!r}")
+        return self
+
+
+class HumanQuestion(_Model):
+    """What a thread waiting for a person shows (the payload of its ``interrupt()``)."""
+
+    kind: Literal["human_adjudication"] = "human_adjudication"
+    seed_index: int
+    sample_index: int
+    domain: str
+    instruction: str
+    response: str
+    mu: float | None
+    sigma: float | None
+    reviews: list[dict[str, Any]] = Field(
+        default_factory=list, description="this round's reviews: reviewer, scores, feedback"
+    )
+    adjudication: dict[str, Any] | None = Field(
+        None, description="the Adjudicator's verdict first (model_then_human), if any"
+    )
+    error: str | None = Field(None, description="why the previous answer was refused")
+
+
+class HumanDecision(_Model):
+    """The provenance of a person's decision, kept in the record (``Record.human``)."""
+
+    who: str
+    decision: HumanChoice
+    note: str = ""
+    original_response: str = Field(description="the response the committee reviewed")
+    edited_response: str | None = None
+
+
 class Revision(_Model):
     """One revise cycle: the prior response, the feedback it got, and the new response."""
 
@@ -236,6 +299,7 @@ class GraState(TypedDict, total=False):
     reviews: Annotated[list[dict[str, Any]], operator.add]
     verdicts: Annotated[list[dict[str, Any]], operator.add]
     adjudication: dict[str, Any] | None
+    human: dict[str, Any] | None  # a person's adjudication (HumanDecision)
     revisions: Annotated[list[dict[str, Any]], operator.add]
     verifications: Annotated[list[dict[str, Any]], operator.add]  # executable verifiers
     round: int
@@ -285,6 +349,9 @@ class Record(_Model):
     reviews: list[Review]
     verdicts: list[Verdict]
     adjudication: Adjudication | None
+    human: HumanDecision | None = Field(
+        None, description="a person's adjudication (adjudication: human | model_then_human)"
+    )
     revisions: list[Revision]
     verifications: list[Verification] = Field(
         default_factory=list, description="executable verifiers' checks (docs/verifiers.md)"

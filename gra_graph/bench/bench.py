@@ -176,8 +176,8 @@ async def run_bench(
         raise GraphConfigError(f"graph '{config.name}': no member may review")
     draws, skipped_committee = _draws(config, pairs, seed)
     skipped = [skipped_committee] if skipped_committee else []
-    if draws and not config.adjudication:
-        skipped.append("committee+adjudicator skipped: the graph has adjudication off")
+    if draws and not config.model_adjudicates:
+        skipped.append("committee+adjudicator skipped: the graph has no model adjudication")
     started = time.perf_counter()
     source: MemberSource
     if members is None:
@@ -273,7 +273,7 @@ async def _judge_all(
         if any(needs_adjudication(cs_of(names, p), rs_of(names, p, v), config) for v in views):
             conflicts.append(p)
     results.append(committee)
-    if not config.adjudication:
+    if not config.model_adjudicates:  # a person's adjudication is not benched
         return results
 
     observer.on_planned(len(conflicts))

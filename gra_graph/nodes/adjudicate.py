@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from gra_graph.context import GraContext
-from gra_graph.decision import adjudication_decision
+from gra_graph.decision import adjudication_decision, escalate_to_human
 from gra_graph.nodes.common import current_reviews, feedback_lines
 from gra_graph.nodes.judging import ask_scores
 from gra_graph.stages import Stage
@@ -20,8 +20,11 @@ from gra_graph.state import Adjudication, GraState
 
 async def adjudicate(
     state: GraState, runtime: Runtime[GraContext]
-) -> Command[Literal["enrich", "__end__"]]:
-    """Re-score on the same rubric; keep (and go on to enrichment) iff the composite >= tau."""
+) -> Command[Literal["enrich", "human_adjudicate", "__end__"]]:
+    """Re-score on the same rubric; keep (and go on to enrichment) iff the composite >= tau.
+
+    With ``adjudication: model_then_human`` a verdict :func:`escalate_to_human` flags goes to
+    a person (``human_adjudicate``) instead of deciding."""
     ctx = runtime.context
     name = state["roles"]["adjudicator"]
     reading = await ask_scores(
@@ -43,11 +46,15 @@ async def adjudicate(
     else:
         adjudication = adjudication.model_copy(update={**reading.provenance(), **reading.text})
         adjudication.composite = round(statistics.fmean(adjudication.scores.values()), 4)
-    decision = adjudication_decision(adjudication, ctx.config.thresholds.tau)
+    tau = ctx.config.thresholds.tau
+    decision = adjudication_decision(adjudication, tau)
     adjudication.keep = decision.status == "accepted"
     update: dict[str, Any] = {
         "adjudication": Adjudication.model_validate(adjudication.model_dump()).model_dump(),
-        "decision": decision.model_dump(),
         "calls": [c.model_dump() for c in reading.calls],
     }
+    mu = (state.get("verdicts") or [{}])[-1].get("mu")
+    if ctx.config.adjudication == "model_then_human" and escalate_to_human(adjudication, mu, tau):
+        return Command(update=update, goto="human_adjudicate")  # a person decides
+    update["decision"] = decision.model_dump()
     return Command(update=update, goto="enrich" if adjudication.keep else END)

@@ -88,7 +88,7 @@ async def score_response(task: ReviewerTask, runtime: Runtime[GraContext]) -> di
 
 async def decide(
     state: GraState, runtime: Runtime[GraContext]
-) -> Command[Literal["adjudicate", "revise", "enrich", "__end__"]]:
+) -> Command[Literal["adjudicate", "human_adjudicate", "revise", "enrich", "__end__"]]:
     """Step 4: mean and spread of this round's usable reviews, and where to go next."""
     config = runtime.context.config
     reviews = current_reviews(state) + verifier_votes(state, config)  # votes: verifiers vote
