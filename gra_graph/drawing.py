@@ -1,7 +1,7 @@
 """Drawings of a graph file (``gra draw``): Mermaid, ASCII, and PNG, SVG or HTML via Graphviz.
 
 Why this module exists: the compiled graph is the same for every graph file, but what its
-conditional edges *do* depends on the file (tau, delta, revise rounds, adjudication on or off).
+conditional edges *do* depends on the file (tau, delta, revise rounds, who adjudicates).
 A drawing that only shows LangGraph's nodes and arrows cannot tell ``graphs/gra.yaml`` from
 ``graphs/gra_revise.yaml``. So:
 
@@ -105,7 +105,10 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
     t = config.thresholds
     tau, delta, usable = f"tau = {t.tau}", f"delta = {t.delta}", t.min_valid_reviews
     rounds, floor = config.revise.max_rounds, config.revise.score_floor
-    no_adjudication = None if config.adjudication else "adjudication: false"
+    mode = _adjudication_setting(config)
+    no_adjudication = None if config.model_adjudicates else mode
+    no_human = None if config.human_adjudicates else mode
+    then_human = config.adjudication == "model_then_human"
     no_revise = None if rounds else "revise.max_rounds: 0"
     reject = f"mu < {tau}" + (f" and (mu < floor {floor} or round = {rounds})" if rounds else "")
     decide_end = [reject]
@@ -146,14 +149,34 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
             (f"adjudicator composite >= {tau}",), off=no_adjudication
         ),
         ("adjudicate", END): EdgeRule(
-            (f"adjudicator composite < {tau}", "adjudicator abstains"), off=no_adjudication
+            (f"adjudicator composite < {tau}", "adjudicator abstains"),
+            off=no_adjudication or (f"{mode}: a person decides instead" if then_human else None),
         ),
+        # human adjudication (docs/method.md, section 9h): the thread waits at interrupt()
+        ("decide", "human_adjudicate"): EdgeRule(
+            (f"mu >= {tau} and sigma > {delta}: waits for a person",),
+            off=None if config.adjudication == "human" else mode,
+        ),
+        ("adjudicate", "human_adjudicate"): EdgeRule(
+            (f"adjudicator composite < {tau}: waits for a person", "adjudicator abstains"),
+            off=None if then_human else mode,
+        ),
+        ("human_adjudicate", "enrich"): EdgeRule(
+            ("a person keeps", "a person edits, then keeps"), off=no_human
+        ),
+        ("human_adjudicate", END): EdgeRule(("a person drops",), off=no_human),
         ("revise", "score_response"): EdgeRule(
             ("revised: one score per reviewer, next round",), off=no_revise
         ),
         ("revise", END): EdgeRule(("reviser fails",), off=no_revise),
         **_verifier_rules(config),
     }
+
+
+def _adjudication_setting(config: GraphConfig) -> str:
+    """The graph file's ``adjudication`` setting as written there."""
+    value = config.adjudication
+    return f"adjudication: {str(value).lower() if isinstance(value, bool) else value}"
 
 
 def _verifier_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
@@ -243,6 +266,14 @@ def edges_taken(record: Mapping[str, Any]) -> list[EdgeKey]:
     adjudication = record.get("adjudication")
     if outcome == "accept":
         return [*path, ("decide", "enrich"), ("enrich", END)]
+    human = record.get("human")
+    if outcome == "conflict" and human:  # a person decided, after the Adjudicator or not
+        path.append(("decide", "adjudicate") if adjudication else ("decide", "human_adjudicate"))
+        if adjudication:
+            path.append(("adjudicate", "human_adjudicate"))
+        if human.get("decision") == "drop":
+            return [*path, ("human_adjudicate", END)]
+        return [*path, ("human_adjudicate", "enrich"), ("enrich", END)]
     if outcome == "conflict" and adjudication:
         path.append(("decide", "adjudicate"))
         if adjudication.get("keep"):
@@ -347,13 +378,21 @@ class Drawing:
         return frozenset(node for node, edges in incoming.items() if all(e.disabled for e in edges))
 
 
+_ADJUDICATION_WORDS: dict[bool | str, str] = {
+    True: "on",
+    False: "off",
+    "human": "by a person",
+    "model_then_human": "by the model, then a person",
+}
+
+
 def settings_line(config: GraphConfig) -> str:
     """The settings the edge rules come from, on one line."""
     t, r = config.thresholds, config.revise
     return (
         f"committee of {config.committee_size}, tau {t.tau}, delta {t.delta}, "
         f"min usable reviews {t.min_valid_reviews}, "
-        f"adjudication {'on' if config.adjudication else 'off'}, "
+        f"adjudication {_ADJUDICATION_WORDS.get(config.adjudication, config.adjudication)}, "
         + (
             f"revise up to {r.max_rounds} round(s) from floor {r.score_floor}"
             if r.max_rounds

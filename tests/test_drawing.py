@@ -102,7 +102,8 @@ def test_every_langgraph_edge_is_drawn_and_every_rule_names_a_real_edge():
     lang_edges = {(e.source, e.target) for e in build_graph().get_graph().edges}
     assert {(e.source, e.target) for e in made.edges} == lang_edges
     assert set(drawing.edge_rules(config)) <= lang_edges
-    assert made.disabled_nodes == {"revise", "verify"}  # revise and verifiers are off
+    # revise, verifiers and human adjudication are off in gra.yaml
+    assert made.disabled_nodes == {"revise", "verify", "human_adjudicate"}
     assert set(made.nodes) == set(NODES)
 
 
@@ -131,8 +132,9 @@ def test_mermaid_has_the_labels_in_a_form_mermaid_parses(capsysbinary, name: str
     ]
     for index in off:
         assert f"\tlinkStyle {index} stroke:#999999,stroke-dasharray:5 5" in text
-    # revise's 3 edges are off in gra.yaml; the verifiers' 5 are off in both files
-    assert len(off) == (3 + 5 if name == "gra.yaml" else 5)
+    # revise's 3 edges are off in gra.yaml; the verifiers' 5 and human adjudication's 4 are
+    # off in both files
+    assert len(off) == (3 + 5 + 4 if name == "gra.yaml" else 5 + 4)
 
 
 @pytest.mark.parametrize("name", GRAPHS)
@@ -322,6 +324,11 @@ EXPECTED = {
     ("verify", "check_instruction"): 0,
     ("verify", "score_response"): 0,
     ("verify", END): 0,
+    # nor does a person adjudicate in this run
+    ("decide", "human_adjudicate"): 0,
+    ("adjudicate", "human_adjudicate"): 0,
+    ("human_adjudicate", "enrich"): 0,
+    ("human_adjudicate", END): 0,
 }
 
 
