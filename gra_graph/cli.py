@@ -152,6 +152,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    review = sub.add_parser(
+        "review",
+        help="answer the conflicts waiting for a person (adjudication: human), then resume",
+        description="Show each sample of RUN_DIR waiting for a person (graph files with "
+        "adjudication: human or model_then_human): the instruction, the response, each "
+        "reviewer's scores and feedback. Answer k (keep), d (drop), e (edit, then keep), s "
+        "(skip) or q (quit), one per line; an edit is written in $EDITOR on a terminal, else "
+        "inline up to a line holding only '.'. Each answer is fsynced before the next sample; "
+        "then the run resumes (as gra resume) and applies them.",
+    )
+    review.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="a run directory")
+    review.add_argument("--who", default="human", help="who answers, kept in the records")
+    review.add_argument(
+        "--no-resume", action="store_true", help="only record the answers; resume later"
+    )
+    review.add_argument("--quiet", action="store_true", help="no progress bar")
+
     runs = sub.add_parser(
         "runs",
         help="list the runs under a directory with their status and progress",
@@ -326,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             return _resume(args, console)
         if args.command == "runs":
             return _runs(args, console)
+        if args.command == "review":
+            return _review(args, console)
         if args.command == "check":
             return _check(args, console)
         if args.command == "models":
@@ -502,7 +521,42 @@ async def _start(request: ResumeRequest, out: Path, quiet: bool, console: Consol
             f"{len(runner.paused)} seed-sample(s) paused at an interrupt; run the same command "
             "again to resume them"
         )
+        _print_waiting(out, console)
     return 0 if runner.summary.complete else EXIT_INCOMPLETE
+
+
+def _print_waiting(out: Path, console: Console) -> None:
+    """The samples waiting for a person (adjudication: human), and how to answer them."""
+    from gra_graph.human import waiting
+    from gra_graph.reviewing import waiting_table
+
+    items = waiting(out)
+    if items:
+        console.print(waiting_table(items))
+        console.print(f"answer them with: gra review {safe(out)}", highlight=False)
+
+
+def _review(args: argparse.Namespace, console: Console) -> int:
+    """``gra review``: record answers from stdin, then resume the run to apply them."""
+    from gra_graph.human import waiting
+    from gra_graph.reviewing import review_session
+    from gra_graph.rundirs import RunDir
+
+    run_dir = RunDir(args.run_dir)
+    answered = review_session(args.run_dir, console, sys.stdin, who=args.who)
+    if args.no_resume or not any(w.answered for w in waiting(args.run_dir)):
+        return 0
+    if run_dir.status() == "running":
+        console.print(
+            f"{answered} answer(s) recorded; a run is live in {safe(args.run_dir)}: they are "
+            f"applied by gra resume {safe(args.run_dir)} once it ends",
+            highlight=False,
+        )
+        return 0
+    request = run_dir.resume_request()  # a run started from Python: RunInfoError says how
+    return asyncio.run(
+        _stop_on_sigterm(_start(request, args.run_dir, args.quiet, console), console)
+    )
 
 
 def _warn_duplicates(console: Console, seeds: SeedFile) -> None:

@@ -7,7 +7,9 @@ models. Tests and ``evals/redteam.py`` use it where what is probed is the comman
 models, and a real model would only make the probe slow.
 
 ``GRA_FAKE_DELAY`` (seconds, default 0) makes every scripted call take that long, so a signal
-or a file change can land in the middle of a run.
+or a file change can land in the middle of a run. ``GRA_FAKE_CONFLICT=1`` makes the reviewers
+``r1`` and ``r2`` score 10 and ``r3`` score 6 (mu 8.67, sigma 1.89): every sample that reaches
+scoring is a conflict (:data:`CONFLICT`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,15 @@ from typing import Any
 from gra_graph import cli, runner
 from gra_graph.config import GraphConfig
 from gra_graph.llm import members as llm_members
-from tests.support.fakes import DEFAULTS, Reply, default_text, fake_members
+from tests.support.fakes import DEFAULTS, Reply, default_text, fake_members, scores
 
 DELAY_ENV = "GRA_FAKE_DELAY"
+CONFLICT_ENV = "GRA_FAKE_CONFLICT"
+CONFLICT: dict[str, dict[str, Reply]] = {
+    "r1": {"ScoreOutput": scores(10)},
+    "r2": {"ScoreOutput": scores(10)},
+    "r3": {"ScoreOutput": scores(6)},
+}
 
 
 def _slow(reply: str | None, delay: float) -> Callable[[str, str], str]:
@@ -38,6 +46,8 @@ def _slow(reply: str | None, delay: float) -> Callable[[str, str], str]:
 def scripted_members(config: GraphConfig) -> Any:
     """Every member scripted; each call sleeps ``GRA_FAKE_DELAY`` seconds first."""
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
+    if os.environ.get(CONFLICT_ENV) == "1":
+        return fake_members(config, CONFLICT)
     if delay <= 0:
         return fake_members(config)
     script: dict[str, Reply] = {title: _slow(str(text), delay) for title, text in DEFAULTS.items()}
