@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from gra_graph.crashpoints import ENV_VAR, POINTS
+from gra_graph.crashpoints import ENV_VAR, HUMAN_POINTS, POINTS
 from tests.support.helpers import ROOT
 
 EXPECTED = {(i, j) for i in range(4) for j in range(2)}
@@ -120,7 +120,8 @@ def test_every_crash_point_is_covered():
         "before-dedup-rename",
         "before-status-write",
     }
-    assert tested == set(POINTS)
+    # answer -> resume -> record: in test_human_durability.py (runs that wait for a person)
+    assert tested | set(HUMAN_POINTS) == set(POINTS)
 
 
 def test_torn_record_line_is_left_by_a_mid_append_kill(tmp_path: Path):
