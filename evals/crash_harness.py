@@ -10,7 +10,9 @@ kills have been delivered. Kills are of two kinds, drawn from a seeded RNG:
 * targeted: the run kills itself at a named crash point (``GRA_CRASH_AT``, see
   ``gra_graph/crashpoints.py``): just before or after a checkpoint commit, half-way through a
   record or annotation line, before ``accepted.jsonl``/``dedup.jsonl`` are renamed into place,
-  before ``run.json`` says complete.
+  before ``run.json`` says complete. (The points between a person's answer and its record,
+  ``crashpoints.HUMAN_POINTS``, need a run that waits for a person; they are drawn by
+  ``tests/test_human_durability.py`` on scripted members, not here.)
 
 Invariants checked when a round completes:
 
@@ -73,7 +75,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gra_graph.crashpoints import ENV_VAR, POINTS  # noqa: E402
+from gra_graph.crashpoints import ENV_VAR, HUMAN_POINTS, POINTS  # noqa: E402
 from gra_graph.rundirs import run_info  # noqa: E402
 
 # Smaller generation budgets than graphs/gra.yaml, so a round takes less time; the structured
@@ -419,8 +421,13 @@ class Harness:
         remaining = max(self.total - len(records), 1)
         if u_kind < self.args.targeted_share:
             annotated = len(journal(out / "annotations.jsonl")[0])
+            # the harness's runs never wait for a person: the answer -> resume -> record
+            # points are killed on in tests/test_human_durability.py instead
             reachable = [
-                p for p in POINTS if p != "mid-annotations-append" or annotated < self.unannotated
+                p
+                for p in POINTS
+                if p not in HUMAN_POINTS
+                and (p != "mid-annotations-append" or annotated < self.unannotated)
             ]
             point = reachable[int(u_point * len(reachable))]
             # how often the point is passed in the rest of the run, at least (a seed-sample

@@ -13,7 +13,9 @@ is :class:`~gra_graph.rundirs.RunDir`'s; the summary, dedup and accepted rows ar
 
 A thread that stops at an interrupt (a breakpoint asked for with ``interrupt_before``, or a
 node calling LangGraph's ``interrupt()``) is *paused*, not failed: it gets no record, the run
-ends with status ``paused``, and running the same command again resumes it from there.
+ends with status ``paused``, and running the same command again resumes it from there. A thread
+waiting for a person (``adjudication: human``) resumes only once an answer is recorded in the
+run's answers journal (:mod:`gra_graph.human`), with ``Command(resume=answer)``.
 
 Iterations (``iterations``, docs/method.md section 8): iteration 1 samples the seeds file; once
 every one of its seed-samples has a record, the near-duplicate pass runs over its accepted

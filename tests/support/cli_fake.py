@@ -9,7 +9,7 @@ models, and a real model would only make the probe slow.
 ``GRA_FAKE_DELAY`` (seconds, default 0) makes every scripted call take that long, so a signal
 or a file change can land in the middle of a run. ``GRA_FAKE_CONFLICT=1`` makes the reviewers
 ``r1`` and ``r2`` score 10 and ``r3`` score 6 (mu 8.67, sigma 1.89): every sample that reaches
-scoring is a conflict (:data:`CONFLICT`).
+scoring is a conflict (:data:`CONFLICT`; other graphs: :func:`conflict_replies`).
 """
 
 from __future__ import annotations
@@ -43,11 +43,20 @@ def _slow(reply: str | None, delay: float) -> Callable[[str, str], str]:
     return answer
 
 
+def conflict_replies(config: GraphConfig) -> dict[str, dict[str, Reply]]:
+    """:data:`CONFLICT` for a graph with members r1-r3; for any other graph, every third
+    member in file order scores 6 and the rest 10, so committees that mix them conflict."""
+    names = [m.name for m in config.members]
+    if set(CONFLICT) <= set(names):
+        return CONFLICT
+    return {n: {"ScoreOutput": scores(6 if i % 3 == 2 else 10)} for i, n in enumerate(names)}
+
+
 def scripted_members(config: GraphConfig) -> Any:
     """Every member scripted; each call sleeps ``GRA_FAKE_DELAY`` seconds first."""
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     if os.environ.get(CONFLICT_ENV) == "1":
-        return fake_members(config, CONFLICT)
+        return fake_members(config, conflict_replies(config))
     if delay <= 0:
         return fake_members(config)
     script: dict[str, Reply] = {title: _slow(str(text), delay) for title, text in DEFAULTS.items()}
