@@ -198,7 +198,12 @@ def record_answer(
         **answer.model_dump(),
         "answered_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    RunDir(run_dir).append_answer(row)
+
+    def not_answered_meanwhile() -> None:  # under the journal's lock: two people, one answer
+        if thread in answers(run_dir):
+            raise AnswerError(f"sample {thread} was answered meanwhile; that answer counts")
+
+    RunDir(run_dir).append_answer(row, not_answered_meanwhile)
     crash_point("after-answer-append")
     return answer
 

@@ -72,16 +72,21 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
             raise
 
 
-def append_jsonl_exclusive(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+def append_jsonl_exclusive(
+    path: Path, rows: Iterable[dict[str, Any]], check: Callable[[], None] | None = None
+) -> None:
     """:func:`append_jsonl` for a journal that several processes append to: under an
     exclusive ``flock`` on the file, a torn last line that a killed writer left is cut off
-    first (it was never acknowledged), then the rows are appended and fsynced."""
+    first (it was never acknowledged), ``check()`` runs (it may raise to refuse the append,
+    seeing every row appended before), then the rows are appended and fsynced."""
     with open_nofollow(path, os.O_RDWR | os.O_CREAT, "r+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # released on close, or when a writer dies
         size = os.fstat(fh.fileno()).st_size
         end = _last_newline_end(fh, size)
         if end != size:
             _truncate(fh, end)
+        if check is not None:
+            check()
         append_jsonl(path, rows)
 
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -510,11 +510,12 @@ class RunDir:
         """Append one row to one of this run's journals, fsynced."""
         append_jsonl(path, [row])
 
-    def append_answer(self, row: dict[str, Any]) -> None:
-        """Append one answer to the answers journal, fsynced, under the journal's own lock:
-        answers come from other processes than the run's (``gra review``, a viewer), possibly
-        while the run holds the directory."""
-        append_jsonl_exclusive(self.answers_path, [row])
+    def append_answer(self, row: dict[str, Any], check: Callable[[], None] | None = None) -> None:
+        """Append one answer to the answers journal, fsynced, under the journal's own lock
+        (``check()`` runs under it first and may refuse): answers come from other processes
+        than the run's (``gra review``, a viewer), possibly while the run holds the
+        directory."""
+        append_jsonl_exclusive(self.answers_path, [row], check)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(self.summary_path, summary)

@@ -24,6 +24,7 @@ from gra_graph.context import GraContext
 from gra_graph.decision import escalate_to_human, next_step
 from gra_graph.graph import build_graph
 from gra_graph.human import AnswerError, answers, record_answer, waiting
+from gra_graph.output import append_jsonl_exclusive
 from gra_graph.records import build_record
 from gra_graph.reviewing import review_session
 from gra_graph.runner import Runner
@@ -308,3 +309,35 @@ async def test_the_drawing_shows_the_human_edges_when_the_file_asks():
         ("decide", "human_adjudicate"),
         ("human_adjudicate", END),
     ]
+
+
+# ---- the answers journal
+
+
+def test_an_exclusive_append_cuts_a_torn_tail_and_may_refuse(tmp_path: Path):
+    path = tmp_path / "answers.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"b": ')  # a writer killed half-way
+    append_jsonl_exclusive(path, [{"c": 3}])
+    assert path.read_text() == '{"a": 1}\n{"c": 3}\n'
+
+    def refuse() -> None:
+        raise AnswerError("no")
+
+    with pytest.raises(AnswerError):
+        append_jsonl_exclusive(path, [{"d": 4}], refuse)
+    assert path.read_text() == '{"a": 1}\n{"c": 3}\n'
+
+
+async def test_two_people_answering_at_once_give_one_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    out = tmp_path / "run"
+    config = committee_config(adjudication="human", dedup={"embedder": "ngram"})
+    await collect(Runner(config, math_seeds(1), out, members=fake_members(config, CONFLICT)))
+    stale = waiting(out)  # what the second person saw before the first one answered
+    record_answer(out, "0-0", "keep", who="ana")
+    monkeypatch.setattr("gra_graph.human.waiting", lambda run_dir: stale)
+    with pytest.raises(AnswerError, match="answered meanwhile"):
+        record_answer(out, "0-0", "drop", who="bo")
+    assert len((out / "answers.jsonl").read_text().splitlines()) == 1
+    assert answers(out)["0-0"].who == "ana"
