@@ -553,7 +553,13 @@ def _review(args: argparse.Namespace, console: Console) -> int:
             highlight=False,
         )
         return 0
-    request = run_dir.resume_request()  # a run started from Python: RunInfoError says how
+    try:
+        request = run_dir.resume_request()
+    except RunInfoError as exc:  # started from Python, or its inputs moved: say how to resume
+        console.print(
+            f"{answered} answer(s) recorded; not resumed here: {safe(exc)}", highlight=False
+        )
+        return 0
     return asyncio.run(
         _stop_on_sigterm(_start(request, args.run_dir, args.quiet, console), console)
     )

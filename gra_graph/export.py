@@ -47,7 +47,7 @@ class RunSummary(BaseModel):
     )
     kept_after_dedup: int = 0
     near_duplicates: int = 0
-    adjudicated: int = 0
+    adjudicated: int = Field(0, description="conflicts settled by the Adjudicator or a person")
     revised: int = 0
     abstentions: int = 0
     errors: int = 0
@@ -138,7 +138,7 @@ class Accounting:
             per_iteration.rejected += 1
             kind = reason_kind(record.reason)
             s.rejection_reasons[kind] = s.rejection_reasons.get(kind, 0) + 1
-        s.adjudicated += record.adjudication is not None
+        s.adjudicated += record.adjudication is not None or record.human is not None
         s.revised += bool(record.revisions)
         s.abstentions += sum(c.abstained for c in record.checks)
         s.abstentions += sum(r.abstained for r in record.reviews)

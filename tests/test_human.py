@@ -18,7 +18,7 @@ from langgraph.graph import END
 from langgraph.types import Command
 from rich.console import Console
 
-from gra_graph import drawing
+from gra_graph import cli, drawing
 from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.context import GraContext
 from gra_graph.decision import escalate_to_human, next_step
@@ -217,6 +217,7 @@ async def test_the_run_goes_on_while_conflicts_wait_and_answers_apply_on_resume(
     again = Runner(config, seeds, out, members=fake_members(config, MATH_CONFLICTS))
     resumed = {r.key: r for r in await collect(again)}
     assert again.summary.complete and waiting(out) == []
+    assert again.summary.adjudicated == 2  # settled by a person
     assert resumed[(2, 0)].status == "rejected" and resumed[(2, 0)].human.who == "ana"
     assert resumed[(3, 0)].response == "5" and resumed[(3, 0)].human.original_response != "5"
     lines = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
@@ -341,3 +342,23 @@ async def test_two_people_answering_at_once_give_one_answer(
         record_answer(out, "0-0", "drop", who="bo")
     assert len((out / "answers.jsonl").read_text().splitlines()) == 1
     assert answers(out)["0-0"].who == "ana"
+
+
+async def test_gra_review_on_a_run_started_from_python_records_and_says_how_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "run"
+    config = committee_config(adjudication="human", dedup={"embedder": "ngram"})
+    await collect(Runner(config, math_seeds(1), out, members=fake_members(config, CONFLICT)))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("d\n"))
+    assert cli.main(["review", str(out)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "1 answer(s) recorded; not resumed here" in err and "run_seeds" in err
+    assert answers(out)["0-0"].decision == "drop"
+
+
+def test_gra_review_on_a_directory_without_a_run_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    assert cli.main(["review", str(tmp_path)]) == 2
+    assert "not a gra run directory" in capsys.readouterr().err
