@@ -311,7 +311,54 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the embedding figures (no MiniLM load)",
     )
+    _viewer_parsers(sub)
     return parser
+
+
+def _viewer_parsers(sub: Any) -> None:
+    """``gra stats`` and ``gra view`` (gra_graph/viewer/)."""
+    stats = sub.add_parser(
+        "stats",
+        help="a run's counts, rates, abstentions and scores: a table, or one HTML page",
+        description="Print a run's counts by status, acceptance / adjudication / revision "
+        "rates, abstention rate per member, per-dimension score summaries and throughput. "
+        "With --html, write one self-contained page (no network needed to open it): the "
+        "graph with per-edge counts, the rates, score histograms, tokens/s over the run and "
+        "the samples. A run still in progress is shown as far as it got.",
+    )
+    stats.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="run directory")
+    stats.add_argument("--html", type=_path, default=None, metavar="FILE", help="write the page")
+    stats.add_argument(
+        "--graph",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="graph file whose rules label the edges (default: the one the run was started with)",
+    )
+    view = sub.add_parser(
+        "view",
+        help="browse a run in a local web page, live while it runs",
+        description="Serve a run viewer on loopback: the graph with per-edge counts, rates, "
+        "plots, a sample browser filterable by status, domain, member, rejection reason and "
+        "score, each sample's provenance, and JSONL export of a selection. The pages follow "
+        "the run as it writes records. Ctrl-C stops it.",
+    )
+    view.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="run directory")
+    view.add_argument("--host", default="127.0.0.1", help="address to serve on (loopback)")
+    view.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
+    view.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    view.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="serve on a non-loopback --host (everyone who reaches it sees every record)",
+    )
+    view.add_argument(
+        "--graph",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="graph file whose rules label the edges (default: the one the run was started with)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bench_review(args, console))
         if args.command == "eval":
             return _eval(args, console)
+        if args.command in ("stats", "view"):
+            return _stats(args, console) if args.command == "stats" else _view(args, console)
         return _draw(args)
     except USER_ERRORS as exc:
         console.print(
@@ -756,6 +805,53 @@ def _eval(args: argparse.Namespace, console: Console) -> int:
             )
             return EXIT_INPUT
         console.print(f"json: {safe(args.json)}", highlight=False)
+    return 0
+
+
+def _stats(args: argparse.Namespace, console: Console) -> int:
+    """``gra stats``: the figures are :mod:`gra_graph.viewer`'s; this reads the arguments."""
+    from gra_graph.viewer.report import report_html, run_stats
+    from gra_graph.viewer.table import stats_tables
+
+    if args.html is None:
+        stats = run_stats(args.run_dir)
+        out = Console(emoji=False) if sys.stdout.isatty() else Console(emoji=False, width=160)
+        for table in stats_tables(stats):
+            out.print(table)
+        for note in stats.notes:
+            console.print(f"note: {safe(note)}", highlight=False, soft_wrap=True)
+        return 0
+    text = report_html(args.run_dir, args.graph)
+    try:
+        args.html.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        console.print(
+            f"[red]error:[/] cannot write {safe(args.html)}: {safe(exc.strerror or exc)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_INPUT
+    console.print(f"{safe(args.html)}: {len(text.encode())} bytes", highlight=False)
+    return 0
+
+
+def _view(args: argparse.Namespace, console: Console) -> int:
+    """``gra view``: serve :mod:`gra_graph.viewer.app` until Ctrl-C."""
+    from gra_graph.viewer.app import ViewerError, serve
+
+    try:
+        serve(
+            args.run_dir,
+            args.host,
+            args.port,
+            allow_remote=args.allow_remote,
+            open_browser=not args.no_browser,
+            graph_file=args.graph,
+            announce=lambda line: print(line, flush=True),
+        )
+    except (ViewerError, OSError) as exc:
+        console.print(f"[red]error:[/] {safe(exc)}", highlight=False, soft_wrap=True)
+        return EXIT_INPUT
     return 0
 
 
