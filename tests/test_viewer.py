@@ -433,3 +433,8 @@ def test_gra_view_serves_over_real_http_and_stops(run: Path):
             process.kill()
             raise
     assert code in (0, 130), process.stderr.read()
+
+
+def test_an_ipv6_loopback_host_header_is_answered(run: Path):
+    client = TestClient(create_app(run), base_url="http://[::1]:8080")
+    assert client.get("/api/state").status_code == 200

@@ -49,7 +49,8 @@ POLL_S = 3.0
 """How often the pages ask /api/state whether the run wrote new records."""
 SAMPLE_PAGE_ROWS = 500
 """Samples listed on one page of the browser (the export has every match)."""
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+"""Host header values the viewer answers by default (an IPv6 address comes in brackets)."""
 
 
 class ViewerError(ValueError):
@@ -290,7 +291,8 @@ def serve(
             f"--host {host} is not a loopback address: the viewer shows every record of the "
             "run to whoever reaches it; pass --allow-remote to serve it there anyway"
         )
-    hosts = ["*"] if allow_remote else [*LOOPBACK_NAMES, host.strip("[]")]
+    bare = host.strip("[]")
+    hosts = ["*"] if allow_remote else [*LOOPBACK_NAMES, f"[{bare}]" if ":" in bare else bare]
     app = create_app(run_dir, graph_file, allowed_hosts=hosts)
     sock = _bind(host, port)
     url = url_for(sock)
