@@ -124,6 +124,9 @@ def test_the_viewer_follows_a_real_run_and_stats_reports_it(tmp_path: Path):
     )
     assert page.returncode == 0, page.stderr
     text = html_file.read_text(encoding="utf-8")
-    assert "[2 samples]" in text and text.count('<svg class="plot"') >= 2
+    rows = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
+    scored = {d for r in rows for v in r["reviews"] if not v["abstained"] for d in v["scores"]}
+    # a histogram per dimension scored (tiny models often fail the checks: none), tokens/s
+    assert "[2 samples]" in text and text.count('<svg class="plot"') == len(scored) + 1
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", text)
     assert "<script" not in text

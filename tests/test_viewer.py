@@ -122,8 +122,12 @@ def test_gra_stats_prints_the_tables(run: Path, capsys):
     assert f"{stats.outcome.accepted} / 12" in out
 
 
-def test_gra_stats_on_a_directory_without_a_run_is_one_error_line(tmp_path: Path, capsys):
-    assert main(["stats", str(tmp_path)]) == EXIT_INPUT
+@pytest.mark.parametrize("command", ["stats", "view"])
+def test_a_directory_without_a_run_is_one_error_line(tmp_path: Path, capsys, command: str):
+    assert (
+        main([command, str(tmp_path), "--no-browser"][: 3 if command == "view" else 2])
+        == EXIT_INPUT
+    )
     err = capsys.readouterr().err
     assert "no run.json" in err and "Traceback" not in err
 
@@ -438,3 +442,18 @@ def test_gra_view_serves_over_real_http_and_stops(run: Path):
 def test_an_ipv6_loopback_host_header_is_answered(run: Path):
     client = TestClient(create_app(run), base_url="http://[::1]:8080")
     assert client.get("/api/state").status_code == 200
+
+
+def test_a_run_without_its_graph_file_is_drawn_with_counts_only(run: Path, tmp_path: Path):
+    copy = copy_run(run, tmp_path)
+    manifest = json.loads((copy / "run.json").read_text())
+    del manifest["command"]  # as a run started from the Python API
+    (copy / "run.json").write_text(json.dumps(manifest))
+    text = TestClient(create_app(copy), base_url=LOCAL).get("/").text
+    assert "edge rules unknown" in text and "started from the Python API" in text
+    assert 'class="graph"' in text and "[12 samples]" in text
+    assert "mu &gt;= tau" not in text
+    # --graph names the file to read the rules from
+    graph = run.parent / "viewer.yaml"
+    text = TestClient(create_app(copy, graph), base_url=LOCAL).get("/").text
+    assert "mu &gt;= tau = 8.0" in text and "edge rules unknown" not in text
