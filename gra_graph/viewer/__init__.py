@@ -6,6 +6,7 @@
 - :mod:`~gra_graph.viewer.svg` draws the plots as inline SVG (no plotting library);
 - :mod:`~gra_graph.viewer.graph` draws the graph with per-edge counts (``drawing.py``);
 - :mod:`~gra_graph.viewer.html` writes the pages, every value from a record escaped;
-- :mod:`~gra_graph.viewer.table` prints ``gra stats`` in the terminal;
+- :mod:`~gra_graph.viewer.table` prints ``gra stats`` in the terminal, and
+  :mod:`~gra_graph.viewer.report` writes its static page;
 - :mod:`~gra_graph.viewer.app` is the starlette app and its uvicorn server.
 """

@@ -258,218 +258,157 @@ def _scores(scores: dict[str, float | int]) -> str:
     return esc(", ".join(f"{k} {v:g}" for k, v in scores.items())) or "-"
 
 
-def sample_html(record: Record) -> str:
-    """The whole provenance of one sample: seed, generation, checks, reviews, decisions,
-    adjudication, verifiers, revisions and calls."""
-    r = record
-    parts = [
-        f"<h1>Sample {r.seed_index}/{r.sample_index}</h1>",
-        f'<p>Status <b class="{esc(r.status)}">{esc(r.status)}</b>: {esc(r.reason)}</p>',
-        _table(
-            ["iteration", "domain", "rounds", "final mu", "completion tokens", "model seconds"],
-            [
-                [
-                    str(r.iteration),
-                    esc(r.domain),
-                    str(r.rounds),
-                    _num(r.mu),
-                    str(r.completion_tokens),
-                    f"{r.seconds:g}",
-                ]
-            ],
-        ),
-        "<h2>Seed</h2>",
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _header(r: Record) -> str:
+    facts = [
+        str(r.iteration),
+        esc(r.domain),
+        str(r.rounds),
+        _num(r.mu),
+        str(r.completion_tokens),
+        f"{r.seconds:g}",
     ]
+    head = ["iteration", "domain", "rounds", "final mu", "completion tokens", "model seconds"]
+    return (
+        f"<h1>Sample {r.seed_index}/{r.sample_index}</h1>"
+        f'<p>Status <b class="{esc(r.status)}">{esc(r.status)}</b>: {esc(r.reason)}</p>'
+        + _table(head, [facts])
+    )
+
+
+def _seed(r: Record) -> str:
     if r.seed is None:
-        parts.append("<p><i>(not recorded)</i></p>")
-    else:
-        s = r.seed
-        parts.append(
-            _table(
-                ["domain", "keywords", "summary"],
-                [[esc(s.domain), esc(", ".join(s.keywords or [])), esc(s.summary)]],
-            )
-        )
-        parts += [
-            _text_block("Seed instruction", s.instruction),
-            _text_block("Seed response", s.response),
-        ]
+        return "<h2>Seed</h2><p><i>(not recorded)</i></p>"
+    s = r.seed
+    metadata = [[esc(s.domain), esc(", ".join(s.keywords or [])), esc(s.summary)]]
+    return (
+        "<h2>Seed</h2>"
+        + _table(["domain", "keywords", "summary"], metadata)
+        + _text_block("Seed instruction", s.instruction)
+        + _text_block("Seed response", s.response)
+    )
+
+
+def _roles(r: Record) -> str:
+    out = ""
     if r.roles is not None:
         ro = r.roles
-        parts.append(
-            "<h2>Roles</h2>"
-            + _table(
-                ["generator", "reviewers", "adjudicator", "enricher"],
-                [
-                    [
-                        esc(ro.generator),
-                        esc(", ".join(ro.reviewers)),
-                        esc(ro.adjudicator),
-                        esc(ro.enricher),
-                    ]
-                ],
-            )
+        row = [esc(ro.generator), esc(", ".join(ro.reviewers)), esc(ro.adjudicator)]
+        out += "<h2>Roles</h2>" + _table(
+            ["generator", "reviewers", "adjudicator", "enricher"], [[*row, esc(ro.enricher)]]
         )
     if r.models:
-        parts.append(
-            _table(["member", "model"], [[esc(k), esc(v)] for k, v in sorted(r.models.items())])
-        )
-    parts += [
-        "<h2>Generated</h2>",
-        f"<p>Keywords: {esc(', '.join(r.keywords)) if r.keywords else '<i>(none)</i>'}</p>",
-        _text_block("Instruction", r.instruction),
-        _text_block("Response (final)", r.response),
-        _text_block("Summary (enrichment)", r.summary),
+        out += _table(["member", "model"], [[esc(k), esc(v)] for k, v in sorted(r.models.items())])
+    return out
+
+
+def _generated(r: Record) -> str:
+    keywords = esc(", ".join(r.keywords)) if r.keywords else "<i>(none)</i>"
+    return (
+        f"<h2>Generated</h2><p>Keywords: {keywords}</p>"
+        + _text_block("Instruction", r.instruction)
+        + _text_block("Response (final)", r.response)
+        + _text_block("Summary (enrichment)", r.summary)
+    )
+
+
+def _verifications(r: Record) -> str:
+    if not r.verifications:
+        return ""
+    rows = [
+        [str(v.round), esc(v.verifier), esc(v.member), esc(v.outcome), _num(v.score),
+         _yes(v.vetoed), esc(v.reason)]
+        for v in r.verifications
+    ]  # fmt: skip
+    head = ["round", "verifier", "member", "outcome", "score", "vetoed", "reason"]
+    return "<h2>Executable verifiers</h2>" + _table(head, rows)
+
+
+def _checks(r: Record) -> str:
+    rows = [
+        [
+            esc(c.reviewer),
+            _yes(c.abstained),
+            esc(", ".join(f"{k} {'pass' if ok else 'FAIL'}" for k, ok in c.criteria.items())),
+            esc(", ".join(f"{k} {p:.2f}" for k, p in c.pass_probability.items())),
+            esc(c.reason),
+            esc(c.error or c.note),
+        ]
+        for c in r.checks
     ]
-    if r.verifications:
-        parts.append(
-            "<h2>Executable verifiers</h2>"
-            + _table(
-                ["round", "verifier", "member", "outcome", "score", "vetoed", "reason"],
-                [
-                    [
-                        str(v.round),
-                        esc(v.verifier),
-                        esc(v.member),
-                        esc(v.outcome),
-                        _num(v.score),
-                        "yes" if v.vetoed else "no",
-                        esc(v.reason),
-                    ]
-                    for v in r.verifications
-                ],
-            )
-        )
-    parts.append(
-        "<h2>Instruction checks</h2>"
-        + _table(
-            ["reviewer", "abstained", "criteria", "P(pass)", "reason", "error"],
-            [
-                [
-                    esc(c.reviewer),
-                    "yes" if c.abstained else "no",
-                    esc(
-                        ", ".join(f"{k} {'pass' if ok else 'FAIL'}" for k, ok in c.criteria.items())
-                    ),
-                    esc(", ".join(f"{k} {p:.2f}" for k, p in c.pass_probability.items())),
-                    esc(c.reason),
-                    esc(c.error or c.note),
-                ]
-                for c in r.checks
-            ]
-            or [["(no checks)", "", "", "", "", ""]],
-        )
-    )
-    parts.append(
-        "<h2>Reviews</h2>"
-        + _table(
-            [
-                "round",
-                "reviewer",
-                "abstained",
-                "scores",
-                "composite",
-                "strengths",
-                "weaknesses",
-                "error",
-            ],
-            [
-                [
-                    str(v.round),
-                    esc(v.reviewer),
-                    "yes" if v.abstained else "no",
-                    _scores(v.scores),
-                    _num(v.composite),
-                    esc(v.strengths),
-                    esc(v.weaknesses),
-                    esc(v.error or v.note),
-                ]
-                for v in r.reviews
-            ]
-            or [["(no reviews)", "", "", "", "", "", "", ""]],
-        )
-    )
-    parts.append(
-        "<h2>Decisions</h2>"
-        + _table(
-            ["round", "outcome", "mu", "sigma", "usable reviews", "abstentions"],
-            [
-                [
-                    str(v.round),
-                    esc(v.outcome),
-                    _num(v.mu),
-                    _num(v.sigma),
-                    str(v.valid_reviews),
-                    str(v.abstentions),
-                ]
-                for v in r.verdicts
-            ]
-            or [["(no decision)", "", "", "", "", ""]],
-        )
-    )
+    head = ["reviewer", "abstained", "criteria", "P(pass)", "reason", "error"]
+    return "<h2>Instruction checks</h2>" + _table(head, rows or [["(no checks)"] + [""] * 5])
+
+
+def _reviews(r: Record) -> str:
+    rows = [
+        [str(v.round), esc(v.reviewer), _yes(v.abstained), _scores(v.scores), _num(v.composite),
+         esc(v.strengths), esc(v.weaknesses), esc(v.error or v.note)]
+        for v in r.reviews
+    ]  # fmt: skip
+    head = ["round", "reviewer", "abstained", "scores", "composite", "strengths", "weaknesses",
+            "error"]  # fmt: skip
+    return "<h2>Reviews</h2>" + _table(head, rows or [["(no reviews)"] + [""] * 7])
+
+
+def _decisions(r: Record) -> str:
+    rows = [
+        [str(v.round), esc(v.outcome), _num(v.mu), _num(v.sigma), str(v.valid_reviews),
+         str(v.abstentions)]
+        for v in r.verdicts
+    ]  # fmt: skip
+    head = ["round", "outcome", "mu", "sigma", "usable reviews", "abstentions"]
+    return "<h2>Decisions</h2>" + _table(head, rows or [["(no decision)"] + [""] * 5])
+
+
+def _adjudication(r: Record) -> str:
     a = r.adjudication
-    parts.append(
-        "<h2>Adjudication</h2>"
-        + (
-            "<p><i>(none)</i></p>"
-            if a is None
-            else _table(
-                ["adjudicator", "abstained", "scores", "composite", "keep", "rationale", "error"],
-                [
-                    [
-                        esc(a.adjudicator),
-                        "yes" if a.abstained else "no",
-                        _scores(a.scores),
-                        _num(a.composite),
-                        "yes" if a.keep else "no",
-                        esc(a.rationale),
-                        esc(a.error or a.note),
-                    ]
-                ],
-            )
-        )
-    )
-    parts.append("<h2>Revisions</h2>")
+    if a is None:
+        return "<h2>Adjudication</h2><p><i>(none)</i></p>"
+    row = [esc(a.adjudicator), _yes(a.abstained), _scores(a.scores), _num(a.composite),
+           _yes(a.keep), esc(a.rationale), esc(a.error or a.note)]  # fmt: skip
+    head = ["adjudicator", "abstained", "scores", "composite", "keep", "rationale", "error"]
+    return "<h2>Adjudication</h2>" + _table(head, [row])
+
+
+def _revisions(r: Record) -> str:
     if not r.revisions:
-        parts.append("<p><i>(none)</i></p>")
+        return "<h2>Revisions</h2><p><i>(none)</i></p>"
+    out = "<h2>Revisions</h2>"
     for rev in r.revisions:
         feedback = "".join(f"<li>{esc(f)}</li>" for f in rev.feedback)
-        parts.append(
+        out += (
             f"<h3>Round {rev.round} by {esc(rev.reviser)} (prior mu {_num(rev.prior_mu)})</h3>"
             f"<p>Feedback:</p><ul>{feedback}</ul>{diff_html(rev)}"
         )
-    parts.append(
-        "<h2>Calls</h2>"
-        + _table(
-            [
-                "stage",
-                "member",
-                "model",
-                "prompt tokens",
-                "completion tokens",
-                "seconds",
-                "attempts",
-                "ok",
-                "error",
-            ],
-            [
-                [
-                    esc(c.stage),
-                    esc(c.member),
-                    esc(c.model_file),
-                    str(c.prompt_tokens),
-                    str(c.completion_tokens),
-                    f"{c.seconds:g}",
-                    str(c.attempts),
-                    "yes" if c.ok else "no",
-                    esc(c.error),
-                ]
-                for c in r.calls
-            ]
-            or [["(no calls)", "", "", "", "", "", "", "", ""]],
-        )
-    )
-    return "\n".join(parts)
+    return out
+
+
+def _calls(r: Record) -> str:
+    rows = [
+        [esc(c.stage), esc(c.member), esc(c.model_file), str(c.prompt_tokens),
+         str(c.completion_tokens), f"{c.seconds:g}", str(c.attempts), _yes(c.ok), esc(c.error)]
+        for c in r.calls
+    ]  # fmt: skip
+    head = ["stage", "member", "model", "prompt tokens", "completion tokens", "seconds",
+            "attempts", "ok", "error"]  # fmt: skip
+    return "<h2>Calls</h2>" + _table(head, rows or [["(no calls)"] + [""] * 8])
+
+
+SAMPLE_SECTIONS = (
+    _header, _seed, _roles, _generated, _verifications, _checks, _reviews, _decisions,
+    _adjudication, _revisions, _calls,
+)  # fmt: skip
+"""The provenance page, top to bottom."""
+
+
+def sample_html(record: Record) -> str:
+    """The whole provenance of one sample: seed, roles, generation, verifiers, checks,
+    reviews, decisions, adjudication, revisions (each as a diff) and model calls."""
+    return "\n".join(section(record) for section in SAMPLE_SECTIONS)
 
 
 # ---- whole pages
