@@ -185,7 +185,7 @@ async def test_seed_text_reaches_the_prompt_literally():
 
 async def test_no_reviewer_ablation_keeps_the_draft_unreviewed():
     """committee_size 0 (the paper's no-reviewer ablation): no check, no score, kept."""
-    record, members = await run_graph(
+    record, _ = await run_graph(
         {}, committee_size=0, adjudication=False, thresholds={"min_valid_reviews": 1}
     )
     assert record.status == "accepted"
