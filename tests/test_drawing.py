@@ -132,9 +132,9 @@ def test_mermaid_has_the_labels_in_a_form_mermaid_parses(capsysbinary, name: str
     ]
     for index in off:
         assert f"\tlinkStyle {index} stroke:#999999,stroke-dasharray:5 5" in text
-    # revise's 3 edges are off in gra.yaml; the verifiers' 5 and human adjudication's 4 are
-    # off in both files
-    assert len(off) == (3 + 5 + 4 if name == "gra.yaml" else 5 + 4)
+    # revise's 3 edges are off in gra.yaml; the verifiers' 5, the 3 edges of a graph
+    # without reviewers (committee_size 0) and human adjudication's 4 are off in both files
+    assert len(off) == (3 + 5 + 3 + 4 if name == "gra.yaml" else 5 + 3 + 4)
 
 
 @pytest.mark.parametrize("name", GRAPHS)
@@ -329,6 +329,10 @@ EXPECTED = {
     ("adjudicate", "human_adjudicate"): 0,
     ("human_adjudicate", "enrich"): 0,
     ("human_adjudicate", END): 0,
+    # committee_size 0 (the no-reviewer ablation) only
+    ("write_response", "decide"): 0,
+    ("verify", "decide"): 0,
+    ("revise", "decide"): 0,
 }
 
 
