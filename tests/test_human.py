@@ -29,6 +29,7 @@ from gra_graph.records import build_record
 from gra_graph.reviewing import review_session
 from gra_graph.runner import Runner
 from gra_graph.state import Adjudication, HumanAnswer, Seed, Verdict
+from gra_graph.viewer.html import sample_html
 from tests.support.cli_fake import CONFLICT
 from tests.support.fakes import adjudication, coding_seeds, committee_config, fake_members, scores
 from tests.support.helpers import ROOT, scripted_graph_text
@@ -310,6 +311,9 @@ async def test_the_drawing_shows_the_human_edges_when_the_file_asks():
         ("decide", "human_adjudicate"),
         ("human_adjudicate", END),
     ]
+    # and the viewer's provenance page shows the person's decision
+    page = sample_html(record)
+    assert "Human decision" in page and "<td>drop</td>" in page
 
 
 # ---- the answers journal
