@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gra_graph.runner import RunObserver, RunSummary
+from gra_graph.events import RunObserver
+from gra_graph.runner import RunSummary
 from gra_graph.state import Record
 from gra_graph.terminal import safe
 
