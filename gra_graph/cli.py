@@ -36,6 +36,8 @@ from gra_graph.rundirs import ResumeRequest, RunInfoError, run_rows
 from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
 from gra_graph.seeds import SeedFile, SeedFileError
 from gra_graph.terminal import safe
+from gra_graph.timetravel_cli import COMMANDS as TIME_TRAVEL
+from gra_graph.timetravel_cli import add_commands as add_time_travel
 
 # Exit codes (also in the README):
 EXIT_INPUT = 2  # bad input or a busy directory; nothing was written
@@ -311,6 +313,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the embedding figures (no MiniLM load)",
     )
+    add_time_travel(sub)  # gra inspect, gra rerun
     return parser
 
 
@@ -334,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bench_review(args, console))
         if args.command == "eval":
             return _eval(args, console)
+        if args.command in TIME_TRAVEL:
+            from gra_graph.timetravel_cli import run_command
+
+            return run_command(args, console)
         return _draw(args)
     except USER_ERRORS as exc:
         console.print(

@@ -17,6 +17,8 @@ Layout::
     dedup.jsonl         the near-duplicate decision for each accepted record
     accepted.jsonl      the kept training rows
     summary.json        counts, tokens, seconds
+    forks.jsonl         records of samples re-run from a checkpoint (``gra rerun``), each
+                        linking to its parent; records.jsonl and accepted.jsonl stay as they were
 
 ``run.json`` ``status`` (see :data:`STATUSES`): ``running`` while a run holds the directory,
 ``complete``, ``incomplete`` (some seed-samples failed with an error; run again), ``paused``
@@ -68,6 +70,7 @@ RECORDS_FILE = "records.jsonl"
 ITERATIONS_FILE = "iterations.jsonl"
 DEDUP_FILE = "dedup.jsonl"
 ACCEPTED_FILE = "accepted.jsonl"
+FORKS_FILE = "forks.jsonl"
 SUMMARY_FILE = "summary.json"
 LAYOUT = (
     RUN_FILE,
@@ -82,6 +85,7 @@ LAYOUT = (
     DEDUP_FILE,
     ACCEPTED_FILE,
     SUMMARY_FILE,
+    FORKS_FILE,
 )
 """Every file a run writes (the ``*.corrupt.jsonl`` side files come from :meth:`corrupt_path`)."""
 
@@ -221,6 +225,10 @@ class RunDir:
     @property
     def accepted_path(self) -> Path:
         return self.path / ACCEPTED_FILE
+
+    @property
+    def forks_path(self) -> Path:
+        return self.path / FORKS_FILE
 
     @property
     def summary_path(self) -> Path:
