@@ -119,7 +119,6 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _rerun(args: argparse.Namespace, console: Console) -> int:
     settings = parse_settings(args.settings)
-    console.print(f"forking {safe(args.sample)} before {safe(args.node)}...", highlight=False)
     fork = asyncio.run(
         rerun_sample(
             args.run_dir,
