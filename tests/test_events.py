@@ -178,13 +178,3 @@ def test_the_readme_streaming_example_on_scripted_members(
     assert re.search(r"(accepted|rejected) - ", out), out
     assert out.rstrip().endswith("run complete"), out
     assert (tmp_path / "runs" / "events-demo" / "records.jsonl").read_text().count("\n") == 1
-
-
-@pytest.mark.e2e
-def test_the_readme_streaming_example_on_the_bundled_models(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-):
-    out = run_readme_example(tmp_path, monkeypatch, capsys)
-    assert "(0, 0) enters draw_roles" in out and "(0, 0) enters write_response" in out
-    assert re.search(r"(accepted|rejected) - ", out), out
-    assert out.rstrip().endswith("run complete"), out

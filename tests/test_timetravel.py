@@ -4,7 +4,11 @@ real SQLite checkpoints, the real LangGraph forks; only the models are scripted.
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,7 @@ from gra_graph.rundirs import RunDir
 from gra_graph.timetravel import ForkRecord, fork_records
 from tests.support.cli_fake import model_paths
 from tests.support.fakes import fake_members, scores
-from tests.support.helpers import scripted_graph_text
+from tests.support.helpers import ROOT, scripted_graph_text
 
 SEEDS = [
     {
@@ -180,3 +184,37 @@ def test_a_pruned_run_says_which_setting_keeps_checkpoints(tmp_path: Path, scrip
         assert len(err.strip().splitlines()) == 1, err
         assert "checkpoints.prune_finished: false" in " ".join(err.split())
     assert not RunDir(out).forks_path.exists()
+
+
+def readme_commands() -> list[str]:
+    """The command lines of the README's time-travel example."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Time travel: inspect and rerun a sample", 1)[1]
+    match = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert match, "the README's time-travel section has no bash block"
+    return match.group(1).strip().splitlines()
+
+
+def readme_workspace(tmp_path: Path) -> Path:
+    """A directory laid out as the repository for the README's commands (a copy of graphs/,
+    which the first command writes into)."""
+    shutil.copytree(ROOT / "graphs", tmp_path / "graphs")
+    for name in ("prompts", "examples"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    return tmp_path
+
+
+def test_the_readme_commands_on_scripted_members(
+    tmp_path: Path, scripted, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    where = readme_workspace(tmp_path)
+    monkeypatch.chdir(where)
+    make_graph, *commands = readme_commands()
+    subprocess.run(["bash", "-c", make_graph], cwd=where, check=True)
+    for line in commands:
+        program, *argv = shlex.split(line)
+        assert program == ".venv/bin/gra"
+        assert main(argv) == 0, capsys.readouterr().err
+    (fork,) = fork_records(where / "runs" / "travel")
+    assert fork.from_node == "compose_keywords" and fork.parent.thread_id == "0-0"
+    assert fork.settings == {"budgets.write_response": 256}
