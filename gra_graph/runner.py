@@ -128,9 +128,11 @@ class Runner:
     """Runs seeds through the GRA graph into a run directory.
 
     Use as an async context manager; :meth:`records` yields each seed-sample's record as it
-    finishes. Everything that can be wrong with the inputs (prompts, model files, the output
-    directory) fails in ``__aenter__``, before any model call and before anything is written.
-    ``iterations`` runs the paper's rounds (see the module docstring); 1 is one round.
+    finishes, :meth:`events` every event of the run (:mod:`gra_graph.events`), which the
+    ``observer`` receives too. Everything that can be wrong with the inputs (prompts, model
+    files, the output directory) fails in ``__aenter__``, before any model call and before
+    anything is written. ``iterations`` runs the paper's rounds (see the module docstring);
+    1 is one round.
 
     Example:
         >>> async with Runner(config, seeds, "runs/demo") as runner:  # doctest: +SKIP
