@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from gra_graph.rundirs import RunDir
+from gra_graph.rundirs import ACCEPTED_FILE, FORKS_FILE, RECORDS_FILE, RunDir
 from gra_graph.terminal import safe
 from gra_graph.timetravel import (
     ROLE_OF_NODE,
@@ -52,7 +52,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Fork SAMPLE from the checkpoint before NODE first ran, optionally with "
         "another member in NODE's role or changed settings, and run the fork to its end on "
         "the run's graph file. The fork's record, linked to its parent, is appended to "
-        "RUN_DIR/forks.jsonl; records.jsonl and accepted.jsonl are never changed. Needs "
+        f"RUN_DIR/{FORKS_FILE}; {RECORDS_FILE} and {ACCEPTED_FILE} are never changed. Needs "
         "checkpoints.prune_finished: false in the run's graph file.",
     )
     rerun.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory")
