@@ -28,8 +28,37 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from gra_graph.config import Judging, Thresholds
+from gra_graph.decision import instruction_check_outcome
 from gra_graph.export import reason_kind
 from gra_graph.rundirs import RunDir
+from gra_graph.state import InstructionCheck
+
+CHECK_RULES = ("any_fail", "majority", "mean_probability")
+
+
+def check_pass_by_rule(records: list[dict]) -> dict[str, int]:
+    """How many of the checked instructions each check rule passes, read from the same calls
+    (each check records its verdicts and its P(pass) per criterion), with the paper's
+    ``min_valid_reviews`` of 2."""
+    passed = dict.fromkeys(CHECK_RULES, 0)
+    thresholds = Thresholds()
+    for record in records:
+        checks = [InstructionCheck.model_validate(c) for c in record["checks"]]
+        for rule in CHECK_RULES:
+            if instruction_check_outcome(checks, thresholds, Judging(check_rule=rule)) is None:
+                passed[rule] += 1
+    return passed
+
+
+def verifier_outcomes(records: list[dict]) -> dict[str, int]:
+    """Verifications by outcome (passed, failed, inconclusive), and how many vetoed."""
+    counts: Counter[str] = Counter()
+    for record in records:
+        for v in record.get("verifications") or []:
+            counts[str(v.get("outcome"))] += 1
+            counts["vetoed"] += bool(v.get("vetoed"))
+    return dict(counts)
 
 
 def run_graph(graph: Path, seeds: Path, out: Path, samples: int, seed: int) -> None:
@@ -70,6 +99,8 @@ def figures(out: Path) -> dict[str, object]:
         "kept_rate": round(len(kept) / n, 3),
         "check_pass_rate": round(len(passed) / len(reviewed), 3) if reviewed else None,
         "checked": len(reviewed),
+        "check_pass_by_rule": check_pass_by_rule(reviewed),
+        "verifications": verifier_outcomes(records),
         "adjudicated": sum(1 for r in records if r.get("adjudication")),
         "rejections": dict(
             Counter(reason_kind(r["reason"]) for r in records if r["status"] == "rejected")
@@ -103,6 +134,13 @@ def markdown(results: dict[str, dict[str, object]], show: int) -> str:
                 for kind, count in sorted(f["rejections"].items())  # type: ignore[union-attr]
             )
         )
+    for name, f in results.items():
+        rules = f["check_pass_by_rule"]
+        lines.append(
+            f"Instruction checks of {name} passed under each rule (same calls, of "
+            f"{f['checked']}): " + ", ".join(f"{k} {v}" for k, v in rules.items())  # type: ignore[union-attr]
+        )
+        lines.append(f"Verifications of {name}: {f['verifications'] or 'none'}")
     for name, f in results.items():
         rows = f["rows"][:show]  # type: ignore[index]
         if rows:

@@ -281,6 +281,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    ablate = sub.add_parser(
+        "ablate",
+        help="run several graph files on the same seeds and pairs, and compare them",
+        description="The paper's ablations in one command: each GRAPH runs on the same seeds "
+        "(into OUT/<graph name>/run, resumable like gra run) and is benched on the same "
+        "labelled pairs (as gra bench-review; one judge-call cache in OUT shared by all graphs, "
+        "so graphs that judge alike reuse each other's calls). Writes OUT/ablation.md, "
+        "OUT/ablation.csv and OUT/ablation.png (acceptance rate, bench AUROC of the setting "
+        "that decides as the graph does, and model seconds per accepted sample). Run the same "
+        "command again after a kill: finished work is not redone. The shipped ablations are "
+        "graphs/ablate_*.yaml, each one factor away from graphs/gra_qwen.yaml.",
+    )
+    ablate.add_argument("graphs", type=_path, nargs="+", metavar="GRAPH", help="graph files")
+    ablate.add_argument("--seeds", type=_path, required=True, help="seeds JSONL file")
+    ablate.add_argument("--pairs", type=_path, required=True, help="labelled pairs JSONL file")
+    ablate.add_argument("--out", type=_path, required=True, help="output directory")
+    ablate.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="use only the first N seeds"
+    )
+    ablate.add_argument(
+        "--pairs-limit", type=int, default=None, metavar="N", help="use only the first N pairs"
+    )
+    ablate.add_argument(
+        "--samples-per-seed", type=int, default=1, metavar="N", help="samples per seed (1)"
+    )
+    ablate.add_argument("--seed", type=int, default=0, metavar="S", help="run and bench seed")
+    ablate.add_argument(
+        "--concurrency", type=int, default=4, metavar="K", help="seed-samples in flight (4)"
+    )
+    ablate.add_argument("--no-bench", action="store_true", help="runs only: no AUROC column")
+    ablate.add_argument("--quiet", action="store_true", help="no progress bars")
+
     evaluate = sub.add_parser(
         "eval",
         help="evaluate run directories: rates, diversity, lengths, domains, agreement, cost",
@@ -313,8 +345,55 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the embedding figures (no MiniLM load)",
     )
+    _viewer_parsers(sub)
     add_time_travel(sub)  # gra inspect, gra rerun
     return parser
+
+
+def _viewer_parsers(sub: Any) -> None:
+    """``gra stats`` and ``gra view`` (gra_graph/viewer/)."""
+    stats = sub.add_parser(
+        "stats",
+        help="a run's counts, rates, abstentions and scores: a table, or one HTML page",
+        description="Print a run's counts by status, acceptance / adjudication / revision "
+        "rates, abstention rate per member, per-dimension score summaries and throughput. "
+        "With --html, write one self-contained page (no network needed to open it): the "
+        "graph with per-edge counts, the rates, score histograms, tokens/s over the run and "
+        "the samples. A run still in progress is shown as far as it got.",
+    )
+    stats.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="run directory")
+    stats.add_argument("--html", type=_path, default=None, metavar="FILE", help="write the page")
+    stats.add_argument(
+        "--graph",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="graph file whose rules label the edges (default: the one the run was started with)",
+    )
+    view = sub.add_parser(
+        "view",
+        help="browse a run in a local web page, live while it runs",
+        description="Serve a run viewer on loopback: the graph with per-edge counts, rates, "
+        "plots, a sample browser filterable by status, domain, member, rejection reason and "
+        "score, each sample's provenance, and JSONL export of a selection. The pages follow "
+        "the run as it writes records. Ctrl-C stops it.",
+    )
+    view.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="run directory")
+    view.add_argument("--host", default="127.0.0.1", help="address to serve on (loopback)")
+    view.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
+    view.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    view.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="serve on a non-loopback --host (everyone who reaches it sees every record)",
+    )
+    view.add_argument(
+        "--graph",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="graph file whose rules label the edges (default: the one the run was started with)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,6 +416,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_bench_review(args, console))
         if args.command == "eval":
             return _eval(args, console)
+        if args.command == "ablate":
+            return asyncio.run(_ablate(args, console))
+        if args.command in ("stats", "view"):
+            return _stats(args, console) if args.command == "stats" else _view(args, console)
         if args.command in TIME_TRAVEL:
             from gra_graph.timetravel_cli import run_command
 
@@ -734,6 +817,68 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+async def _ablate(args: argparse.Namespace, console: Console) -> int:
+    """``gra ablate``: the logic is :mod:`gra_graph.ablation`; this reads the arguments."""
+    from gra_graph.ablation.compare import AblationPlan, ablate
+    from gra_graph.ablation.report import markdown, write_chart, write_csv
+    from gra_graph.bench.cache import BenchCacheError
+    from gra_graph.bench.pairs import PairsFileError
+    from gra_graph.bench.report import BenchProgress
+    from gra_graph.progress import ConsoleNotes, RichProgress
+
+    for flag, value in (
+        ("--limit", args.limit),
+        ("--pairs-limit", args.pairs_limit),
+        ("--samples-per-seed", args.samples_per_seed),
+        ("--concurrency", args.concurrency),
+    ):
+        if value is not None and value < 1:
+            raise GraphConfigError(f"{flag} must be at least 1, got {value}")
+    plan = AblationPlan(
+        seeds=args.seeds,
+        pairs=args.pairs,
+        out=args.out,
+        samples_per_seed=args.samples_per_seed,
+        limit=args.limit,
+        pairs_limit=args.pairs_limit,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        bench=not args.no_bench,
+    )
+
+    def on_graph(name: str, what: str) -> None:
+        console.print(f"[bold]{safe(name)}[/]: {what}", highlight=False)
+
+    try:
+        rows = await ablate(
+            args.graphs,
+            plan,
+            on_graph=on_graph,
+            run_progress=(lambda: ConsoleNotes(console))
+            if args.quiet
+            else lambda: RichProgress(console),
+            bench_progress=None if args.quiet else lambda: BenchProgress(console),
+        )
+    except (PairsFileError, BenchCacheError) as exc:
+        console.print(f"[red]error:[/] {safe(exc)}", highlight=False)
+        return EXIT_INPUT
+    title = f"gra ablate: {len(rows)} graphs on {args.seeds.name} and {args.pairs.name}"
+    table = markdown(rows, title)
+    (args.out / "ablation.md").write_text(table, encoding="utf-8")
+    write_csv(rows, args.out / "ablation.csv")
+    print(table)
+    try:
+        write_chart(rows, title, args.out / "ablation.png")
+        console.print(f"chart: {safe(args.out / 'ablation.png')}", highlight=False)
+    except DrawingError as exc:  # no dot: the table and CSV are the result, the chart is extra
+        console.print(f"[yellow]note:[/] no chart: {safe(exc)}", highlight=False)
+    console.print(
+        f"table: {safe(args.out / 'ablation.md')}\ncsv:   {safe(args.out / 'ablation.csv')}",
+        highlight=False,
+    )
+    return 0
+
+
 def _eval(args: argparse.Namespace, console: Console) -> int:
     """``gra eval``: the figures are :mod:`gra_graph.evaluation`'s; this reads the arguments."""
     from gra_graph.evaluation.evaluate import evaluate_run, minilm_embedder
@@ -763,6 +908,53 @@ def _eval(args: argparse.Namespace, console: Console) -> int:
             )
             return EXIT_INPUT
         console.print(f"json: {safe(args.json)}", highlight=False)
+    return 0
+
+
+def _stats(args: argparse.Namespace, console: Console) -> int:
+    """``gra stats``: the figures are :mod:`gra_graph.viewer`'s; this reads the arguments."""
+    from gra_graph.viewer.report import report_html, run_stats
+    from gra_graph.viewer.table import stats_tables
+
+    if args.html is None:
+        stats = run_stats(args.run_dir)
+        out = Console(emoji=False) if sys.stdout.isatty() else Console(emoji=False, width=160)
+        for table in stats_tables(stats):
+            out.print(table)
+        for note in stats.notes:
+            console.print(f"note: {safe(note)}", highlight=False, soft_wrap=True)
+        return 0
+    text = report_html(args.run_dir, args.graph)
+    try:
+        args.html.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        console.print(
+            f"[red]error:[/] cannot write {safe(args.html)}: {safe(exc.strerror or exc)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_INPUT
+    console.print(f"{safe(args.html)}: {len(text.encode())} bytes", highlight=False)
+    return 0
+
+
+def _view(args: argparse.Namespace, console: Console) -> int:
+    """``gra view``: serve :mod:`gra_graph.viewer.app` until Ctrl-C."""
+    from gra_graph.viewer.app import ViewerError, serve
+
+    try:
+        serve(
+            args.run_dir,
+            args.host,
+            args.port,
+            allow_remote=args.allow_remote,
+            open_browser=not args.no_browser,
+            graph_file=args.graph,
+            announce=lambda line: print(line, flush=True),
+        )
+    except (ViewerError, OSError) as exc:
+        console.print(f"[red]error:[/] {safe(exc)}", highlight=False, soft_wrap=True)
+        return EXIT_INPUT
     return 0
 
 

@@ -429,7 +429,13 @@ class GraphConfig(_Strict):
     name: str = Field("gra", description="A label for runs of this graph.")
     description: str = ""
     members: tuple[Member, ...] = Field(..., min_length=1)
-    committee_size: int = Field(3, ge=1, le=16, description="Reviewers per sample.")
+    committee_size: int = Field(
+        3,
+        ge=0,
+        le=16,
+        description="Reviewers per sample; 0 keeps every draft unreviewed (the paper's "
+        "no-reviewer ablation; adjudication and revise must be off).",
+    )
     adjudication: bool = Field(True, description="Send conflicts to an Adjudicator.")
     role_assignment: Literal["random", "fixed"] = Field(
         "random", description="random: a fresh draw per sample (the paper); fixed: ablation."
@@ -484,7 +490,8 @@ class GraphConfig(_Strict):
             if stage not in self.prompts:
                 raise ValueError(f"prompts: no prompt file for stage '{stage.value}'")
         by_role = {role: [m.name for m in self.members if role in m.roles] for role in Role}
-        for role in (Role.GENERATOR, Role.REVIEWER, Role.ENRICHER):
+        needed_roles = (Role.GENERATOR, Role.REVIEWER, Role.ENRICHER)
+        for role in needed_roles if self.committee_size else (Role.GENERATOR, Role.ENRICHER):
             if not by_role[role]:
                 raise ValueError(f"members: no member may play the {role.value} role")
         if self.adjudication and not by_role[Role.ADJUDICATOR]:
@@ -511,7 +518,12 @@ class GraphConfig(_Strict):
     def _check_relations(self) -> GraphConfig:
         """Settings that are each valid alone but cannot work together."""
         k, needed = self.committee_size, self.thresholds.min_valid_reviews
-        if needed > k:
+        if k == 0 and (self.adjudication or self.revise.max_rounds):
+            raise ValueError(
+                "committee_size: 0 (no reviewers) leaves nothing to adjudicate or revise; set "
+                "adjudication: false and revise.max_rounds: 0"
+            )
+        if 0 < k < needed:
             raise ValueError(
                 f"thresholds.min_valid_reviews: {needed} usable reviews are needed to decide, "
                 f"but committee_size is {k}, so no sample could ever be decided; lower "
@@ -608,6 +620,11 @@ class GraphConfig(_Strict):
         :meth:`prompt_roots` (a file without a ``prompts`` section uses the default
         ``../prompts/<stage>.txt``, the project's own layout).
 
+        A file may start from another with ``extends: OTHER.yaml`` (relative to its own
+        folder) and set only what differs: mappings merge key by key, anything else (a list
+        such as ``members``, a number, a string) replaces the base's value. Relative paths in
+        the merged result are read from the extending file's folder.
+
         Raises:
             GraphConfigError: the file is missing, is not a regular file or too large, is not
                 YAML, or a field is invalid; the message names the field (for example
@@ -619,25 +636,7 @@ class GraphConfig(_Strict):
             8.0
         """
         path = Path(path)
-        try:
-            text = read_bounded_text(
-                path, MAX_GRAPH_FILE_BYTES, "graph file", "MAX_GRAPH_FILE_BYTES"
-            )
-        except InputFileError as exc:
-            raise GraphConfigError(str(exc)) from None
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise GraphConfigError(f"{path}: not valid YAML: {exc}") from None
-        except RecursionError:
-            raise GraphConfigError(f"{path}: YAML nested too deeply") from None
-        if not isinstance(raw, dict):
-            raise GraphConfigError(f"{path}: a graph file must be a YAML mapping")
-        if count_nodes(raw, MAX_GRAPH_NODES) > MAX_GRAPH_NODES:
-            raise GraphConfigError(
-                f"{path}: the YAML expands to more than {MAX_GRAPH_NODES:,} values (aliases "
-                "count each time they are used; gra_graph.inputs.MAX_GRAPH_NODES)"
-            )
+        raw = _read_graph_mapping(path, chain=())
         try:
             config = cls.model_validate({**raw, "base_dir": path.parent.resolve()})
         except ValidationError as exc:
@@ -651,6 +650,65 @@ class GraphConfig(_Strict):
                 "\n".join([f"{path}: invalid graph file", *(f"  {p}" for p in problems)])
             )
         return config
+
+
+MAX_EXTENDS_DEPTH = 8
+"""How many ``extends`` a graph file may chain (a longer chain is refused as a likely loop)."""
+
+
+def _read_graph_mapping(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The YAML mapping of the graph file ``path`` with its ``extends`` chain merged in.
+
+    ``chain`` holds the files that extend this one (resolved), to refuse a loop.
+    """
+    try:
+        text = read_bounded_text(path, MAX_GRAPH_FILE_BYTES, "graph file", "MAX_GRAPH_FILE_BYTES")
+    except InputFileError as exc:
+        raise GraphConfigError(str(exc)) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise GraphConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise GraphConfigError(f"{path}: YAML nested too deeply") from None
+    if not isinstance(raw, dict):
+        raise GraphConfigError(f"{path}: a graph file must be a YAML mapping")
+    if count_nodes(raw, MAX_GRAPH_NODES) > MAX_GRAPH_NODES:
+        raise GraphConfigError(
+            f"{path}: the YAML expands to more than {MAX_GRAPH_NODES:,} values (aliases "
+            "count each time they are used; gra_graph.inputs.MAX_GRAPH_NODES)"
+        )
+    if "extends" not in raw:
+        return raw
+    base_name = raw.pop("extends")
+    if not isinstance(base_name, str) or not base_name.strip():
+        raise GraphConfigError(f"{path}: extends: must name a graph file (a path string)")
+    here = path.resolve()
+    base = (here.parent / base_name).resolve()
+    if base == here or base in chain:
+        raise GraphConfigError(f"{path}: extends: {base_name} leads back to this file (a loop)")
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise GraphConfigError(
+            f"{path}: extends: more than {MAX_EXTENDS_DEPTH} files chained (MAX_EXTENDS_DEPTH)"
+        )
+    return merge_graph_mappings(_read_graph_mapping(base, (*chain, here)), raw)
+
+
+def merge_graph_mappings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: nested mappings merge, any other value replaces.
+
+    Example:
+        >>> merge_graph_mappings({"thresholds": {"tau": 8, "delta": 1.5}, "members": [1, 2]},
+        ...                      {"thresholds": {"tau": 7}, "members": [3]})
+        {'thresholds': {'tau': 7, 'delta': 1.5}, 'members': [3]}
+    """
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_graph_mappings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def format_validation_error(source: Path | str, exc: ValidationError) -> str:

@@ -85,6 +85,10 @@ def instruction_check_outcome(
 NextStep = Literal["adjudicate", "revise", "enrich", "end"]
 
 
+UNREVIEWED = "kept without review: committee_size is 0 (the no-reviewer ablation)"
+"""The reason every sample of a graph without reviewers is kept for."""
+
+
 def next_step(
     verdict: Verdict, round_: int, config: GraphConfig
 ) -> tuple[NextStep, Decision | None]:
@@ -94,6 +98,8 @@ def next_step(
     goes back to the Generator while ``round_ < revise.max_rounds``.
     """
     tau = config.thresholds.tau
+    if config.committee_size == 0:
+        return "enrich", Decision(status="accepted", reason=UNREVIEWED)
     if verdict.outcome == "accept":
         return "enrich", Decision(
             status="accepted",

@@ -9,9 +9,9 @@ drafts are caught here, before any reviewer sees them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 _WORDS = re.compile(r"\w+")
-_PLACEHOLDER = re.compile(r"\{\{\s*\w+\s*\}\}")
 
 ECHO_WORDS = 6
 """A run of this many words copied from a stage's own prompt text marks a draft as an echo of
@@ -50,18 +50,18 @@ def _runs(words: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def echoes_prompt(draft: str, template: str, n: int = ECHO_WORDS) -> bool:
-    """Whether ``draft`` copies a run of ``n`` words from the fixed text of ``template`` (the
-    stage's prompt file, its ``{{placeholders}}`` left out, so the values it was given never
-    count).
+def echoes_prompt(draft: str, fixed_text: Sequence[str], n: int = ECHO_WORDS) -> bool:
+    """Whether ``draft`` copies a run of ``n`` words from ``fixed_text``: the stage prompt's
+    own text between its placeholders (``PromptTemplate.fixed_text``), so the values it was
+    given never count.
 
-    >>> t = "Now write ONE new task about these keywords: {{keywords}}. Do not answer it."
+    >>> t = ("Now write ONE new task about these keywords: ", ". Do not answer it.")
     >>> echoes_prompt("Write ONE new task about these keywords: a, b, c.", t)
     True
     >>> echoes_prompt("Write a Python function that reverses a list.", t)
     False
     """
     fixed = set()
-    for segment in _PLACEHOLDER.split(template):
+    for segment in fixed_text:
         fixed |= _runs(_words(segment), n)
     return bool(fixed & _runs(_words(draft), n))

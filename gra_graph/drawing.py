@@ -36,6 +36,7 @@ from langchain_core.runnables.graph import Graph as LcGraph
 from langgraph.graph import END, START
 
 from gra_graph.config import GraphConfig
+from gra_graph.decision import UNREVIEWED
 from gra_graph.rundirs import RunDir
 from gra_graph.stages import Stage
 
@@ -153,6 +154,21 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
         ),
         ("revise", END): EdgeRule(("reviser fails",), off=no_revise),
         **_verifier_rules(config),
+        **_unreviewed_rules(config),
+    }
+
+
+def _unreviewed_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
+    """``committee_size: 0`` (the no-reviewer ablation): a response goes straight to
+    ``decide``, which keeps it; with reviewers these edges are never taken."""
+    off = "committee_size > 0" if config.committee_size else None
+    keep = "no reviewers (committee_size 0): kept unreviewed"
+    v = config.verifiers
+    verify_off = off or (None if v.enabled else "verifiers.enabled: false")
+    return {
+        ("write_response", "decide"): EdgeRule((keep,), off=off),
+        ("verify", "decide"): EdgeRule((keep,), off=verify_off),
+        ("revise", "decide"): EdgeRule((keep,), off=off or "revise.max_rounds: 0"),
     }
 
 
@@ -213,11 +229,16 @@ def edges_taken(record: Mapping[str, Any]) -> list[EdgeKey]:
     if record.get("response") is None:
         return [*path, ("write_response", END)]
     verified = {v.get("round", 0): v for v in record.get("verifications") or []}
+    unreviewed = record.get("reason") == UNREVIEWED
     if 0 in verified:
         path.append(("write_response", "verify"))
         if verified[0].get("vetoed"):
             return [*path, ("verify", END)]
+        if unreviewed:
+            return [*path, ("verify", "decide"), ("decide", "enrich"), ("enrich", END)]
         path.append(("verify", "check_instruction"))
+    elif unreviewed:
+        return [*path, ("write_response", "decide"), ("decide", "enrich"), ("enrich", END)]
     else:
         path.append(("write_response", "check_instruction"))
     path.append(("check_instruction", "gather_checks"))

@@ -71,16 +71,18 @@ def build_graph(
     g.add_conditional_edges(
         "write_response",
         verify_or_fan_out("check_instruction"),
-        ["verify", "check_instruction", END],
+        ["verify", "check_instruction", "decide", END],
     )
-    g.add_conditional_edges("verify", after_verify, ["check_instruction", "score_response", END])
+    g.add_conditional_edges(
+        "verify", after_verify, ["check_instruction", "score_response", "decide", END]
+    )
     g.add_edge("check_instruction", "gather_checks")
     g.add_conditional_edges("gather_checks", fan_out("score_response"), ["score_response", END])
     g.add_edge("score_response", "decide")
     # decide -> adjudicate | revise | enrich | END and adjudicate -> enrich | END: the nodes
     # return a Command whose type names those destinations
     g.add_conditional_edges(
-        "revise", verify_or_fan_out("score_response"), ["verify", "score_response", END]
+        "revise", verify_or_fan_out("score_response"), ["verify", "score_response", "decide", END]
     )
     g.add_edge("enrich", END)
     return g.compile(

@@ -41,6 +41,20 @@ class PromptTemplate:
     def variables(self) -> frozenset[str]:
         return frozenset(_PLACEHOLDER.findall(self.text))
 
+    @property
+    def fixed_text(self) -> tuple[str, ...]:
+        """The template's own words: the text between its placeholders.
+
+        >>> t = PromptTemplate(Stage.WRITE_RESPONSE, "Task: {{instruction}}. Go.", Path("x"))
+        >>> t.fixed_text
+        ('Task: ', '. Go.')
+        """
+        segments, start = [], 0
+        for match in _PLACEHOLDER.finditer(self.text):
+            segments.append(self.text[start : match.start()])
+            start = match.end()
+        return (*segments, self.text[start:])
+
     def render(self, values: Mapping[str, object]) -> str:
         """Substitute ``{{name}}`` placeholders with ``str(values[name])``, literally.
 

@@ -31,6 +31,13 @@ def reviewer_tasks(state: GraState) -> list[ReviewerTask]:
     ]
 
 
+def to_reviewers(node: str, state: GraState) -> list[Send] | str:
+    """One task per reviewer to ``node``; straight to ``decide`` when the graph has no
+    reviewers (``committee_size: 0``, the paper's no-reviewer ablation)."""
+    tasks = reviewer_tasks(state)
+    return [Send(node, task) for task in tasks] if tasks else "decide"
+
+
 def unless_decided(next_node: str):
     """An edge that ends the thread once a node has set a decision, else goes to ``next_node``."""
 
@@ -47,7 +54,7 @@ def fan_out(node: str):
     def route(state: GraState) -> list[Send] | str:
         if state.get("decision"):
             return END
-        return [Send(node, task) for task in reviewer_tasks(state)]
+        return to_reviewers(node, state)
 
     route.__name__ = f"fan_out_{node}"
     return route
@@ -65,7 +72,7 @@ def verify_or_fan_out(node: str):
             return END
         if runtime.context.config.verifiers.applies(state["domain"]):
             return "verify"
-        return [Send(node, task) for task in reviewer_tasks(state)]
+        return to_reviewers(node, state)
 
     route.__name__ = f"verify_or_fan_out_{node}"
     return route
@@ -77,4 +84,4 @@ def after_verify(state: GraState) -> list[Send] | str:
     if state.get("decision"):
         return END
     node = "check_instruction" if state.get("round", 0) == 0 else "score_response"
-    return [Send(node, task) for task in reviewer_tasks(state)]
+    return to_reviewers(node, state)

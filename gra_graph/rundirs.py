@@ -39,6 +39,7 @@ is skipped, not cut off; the lock is only probed). Only the run holding the lock
 from __future__ import annotations
 
 import json
+import os
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -280,6 +281,36 @@ class RunDir:
                     continue
                 if isinstance(row, dict):
                     yield row
+
+    def journal_rows_after(
+        self, path: Path, offset: int = 0
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The complete rows of a journal that start at byte ``offset`` or later, each with the
+        offset just past its line, read-only; for readers that follow a running journal (the
+        viewer) and read only what was appended since their last look. A torn tail is left for
+        the next look; an offset past the end (the journal was rewritten) reads from 0."""
+        try:
+            if not stat.S_ISREG(path.stat().st_mode):
+                return
+            fh = path.open("rb")
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with fh:
+            if offset > os.fstat(fh.fileno()).st_size:
+                offset = 0
+            fh.seek(offset)
+            for _, line in iter_lines(fh):
+                if line is None:
+                    continue  # an over-long line: skipped, as journal_rows does
+                if not line.endswith(b"\n"):
+                    return  # the part after the last newline is still being written
+                offset = fh.tell()
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(row, dict):
+                    yield offset, row
 
     def finished_iterations(self) -> list[FinishedIteration]:
         """The finished iterations, read-only, in order; a line that does not validate or

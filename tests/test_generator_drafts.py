@@ -107,8 +107,11 @@ async def test_an_answer_that_restates_the_instruction_is_rejected(tmp_path: Pat
 
 def test_a_draft_that_copies_its_prompt_is_an_echo():
     from gra_graph.drafts import echoes_prompt
+    from gra_graph.prompts import PromptTemplate
+    from gra_graph.stages import Stage
 
-    template = (ROOT / "prompts" / "write_instruction.txt").read_text()
+    path = ROOT / "prompts" / "write_instruction.txt"
+    template = PromptTemplate(Stage.WRITE_INSTRUCTION, path.read_text(), path).fixed_text
     copied = (
         "Create a new task about percentage discount. It must read like the real tasks above: "
         "written as the user, in their own words."

@@ -181,3 +181,23 @@ async def test_seed_text_reaches_the_prompt_literally():
     _, members = await run_graph({})
     compose = next(p for t, p in members["gen"].chat_model.prompts if t == "KeywordTriple")
     assert "{{not a placeholder}} {% raw %}" in compose
+
+
+async def test_no_reviewer_ablation_keeps_the_draft_unreviewed():
+    """committee_size 0 (the paper's no-reviewer ablation): no check, no score, kept."""
+    record, _ = await run_graph(
+        {}, committee_size=0, adjudication=False, thresholds={"min_valid_reviews": 1}
+    )
+    assert record.status == "accepted"
+    assert record.reason.startswith("kept without review")
+    assert record.roles.reviewers == [] and record.checks == [] and record.reviews == []
+    assert record.summary == "a relates to b and c"  # still enriched for the next round
+    stages = {c.stage for c in record.calls}
+    assert not stages & {"check_instruction", "score_response", "adjudicate"}
+
+
+def test_no_reviewer_graph_must_turn_adjudication_and_revise_off():
+    with pytest.raises(ValueError, match="committee_size: 0"):
+        committee_config(committee_size=0)  # adjudication on by default
+    with pytest.raises(ValueError, match="committee_size: 0"):
+        committee_config(committee_size=0, adjudication=False, revise={"max_rounds": 1})

@@ -114,7 +114,7 @@ class RunEvaluation(BaseModel):
     notes: list[str]
 
 
-class _Tally:
+class RecordTally:
     """What the records add up to, collected as they stream by."""
 
     def __init__(self) -> None:
@@ -135,7 +135,7 @@ class _Tally:
         self.cost = CostBreakdown()
 
     @classmethod
-    def read(cls, run_dir: RunDir) -> _Tally:
+    def read(cls, run_dir: RunDir) -> RecordTally:
         """Stream the run's records (each (seed, sample) once) and its annotation calls."""
         tally = cls()
         seen: set[tuple[int, int]] = set()
@@ -314,7 +314,7 @@ def evaluate_run(
     run_dir = RunDir(path)
     manifest = run_dir.manifest()
     notes: list[str] = []
-    tally = _Tally.read(run_dir)
+    tally = RecordTally.read(run_dir)
     kept = (
         sum(1 for _ in run_dir.journal_rows(run_dir.accepted_path))
         if run_dir.accepted_path.is_file()

@@ -86,7 +86,7 @@ async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> di
         return update | reject(f"generator {generator} wrote no instruction: {out.error}")
     instruction = out.value.instruction  # type: ignore[attr-defined]
     update["instruction"] = instruction
-    if echoes_prompt(instruction, runtime.context.prompts[Stage.WRITE_INSTRUCTION].text):
+    if echoes_prompt(instruction, runtime.context.prompts[Stage.WRITE_INSTRUCTION].fixed_text):
         return update | reject(f"generator {generator} copied its prompt, not wrote a task")
     return update
 
@@ -109,6 +109,6 @@ async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[
     update["response"] = out.value
     if restates_instruction(state["instruction"], str(out.value)):
         return update | reject(f"generator {generator} restated the instruction, not answered it")
-    if echoes_prompt(str(out.value), runtime.context.prompts[Stage.WRITE_RESPONSE].text):
+    if echoes_prompt(str(out.value), runtime.context.prompts[Stage.WRITE_RESPONSE].fixed_text):
         return update | reject(f"generator {generator} copied its prompt, not answered")
     return update
