@@ -117,6 +117,17 @@ async def open_checkpointer(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
         yield saver
 
 
+@asynccontextmanager
+async def open_reader(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
+    """A read-only saver on an existing database (``gra inspect``): nothing is created or
+    written, so it may read while a run writes (WAL)."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    async with aiosqlite.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS) as conn:
+        saver = AsyncSqliteSaver(conn)
+        saver.is_setup = True  # the tables exist (check_database); setup() would write
+        yield saver
+
+
 def _wrap_commit(conn: aiosqlite.Connection) -> None:
     """Crash points around every commit (only when ``GRA_CRASH_AT`` names one)."""
     commit = conn.commit

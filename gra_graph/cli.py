@@ -36,6 +36,8 @@ from gra_graph.rundirs import ResumeRequest, RunInfoError, run_rows
 from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
 from gra_graph.seeds import SeedFile, SeedFileError
 from gra_graph.terminal import safe
+from gra_graph.timetravel_cli import COMMANDS as TIME_TRAVEL
+from gra_graph.timetravel_cli import add_commands as add_time_travel
 
 # Exit codes (also in the README):
 EXIT_INPUT = 2  # bad input or a busy directory; nothing was written
@@ -361,6 +363,7 @@ def _parser() -> argparse.ArgumentParser:
         help="skip the embedding figures (no MiniLM load)",
     )
     _viewer_parsers(sub)
+    add_time_travel(sub)  # gra inspect, gra rerun
     return parser
 
 
@@ -436,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_ablate(args, console))
         if args.command in ("stats", "view"):
             return _stats(args, console) if args.command == "stats" else _view(args, console)
+        if args.command in TIME_TRAVEL:
+            from gra_graph.timetravel_cli import run_command
+
+            return run_command(args, console)
         return _draw(args)
     except USER_ERRORS as exc:
         console.print(

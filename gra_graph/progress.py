@@ -1,5 +1,8 @@
 """The live progress bar and the end-of-run summary table of ``gra run``.
 
+The bar is a :class:`~gra_graph.events.RunObserver`: the runner hands it every event of the
+run, the same objects ``Runner.events()`` yields, and its hooks count records and tokens.
+
 Everything shown here that comes from input or from a model (error messages, rejection reasons,
 member names) goes through :func:`gra_graph.terminal.safe` first.
 """
@@ -12,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gra_graph.runner import RunObserver, RunSummary
+from gra_graph.events import RunObserver
+from gra_graph.runner import RunSummary
 from gra_graph.state import Record
 from gra_graph.terminal import safe
 

@@ -19,6 +19,8 @@ Layout::
     summary.json        counts, tokens, seconds
     answers.jsonl       people's answers to conflicts waiting for them (adjudication: human),
                         appended and fsynced before the thread they answer resumes
+    forks.jsonl         records of samples re-run from a checkpoint (``gra rerun``), each
+                        linking to its parent; records.jsonl and accepted.jsonl stay as they were
 
 ``run.json`` ``status`` (see :data:`STATUSES`): ``running`` while a run holds the directory,
 ``complete``, ``incomplete`` (some seed-samples failed with an error; run again), ``paused``
@@ -72,6 +74,7 @@ RECORDS_FILE = "records.jsonl"
 ITERATIONS_FILE = "iterations.jsonl"
 DEDUP_FILE = "dedup.jsonl"
 ACCEPTED_FILE = "accepted.jsonl"
+FORKS_FILE = "forks.jsonl"
 SUMMARY_FILE = "summary.json"
 ANSWERS_FILE = "answers.jsonl"
 LAYOUT = (
@@ -88,6 +91,7 @@ LAYOUT = (
     ACCEPTED_FILE,
     SUMMARY_FILE,
     ANSWERS_FILE,
+    FORKS_FILE,
 )
 """Every file a run writes (the ``*.corrupt.jsonl`` side files come from :meth:`corrupt_path`)."""
 
@@ -227,6 +231,10 @@ class RunDir:
     @property
     def accepted_path(self) -> Path:
         return self.path / ACCEPTED_FILE
+
+    @property
+    def forks_path(self) -> Path:
+        return self.path / FORKS_FILE
 
     @property
     def summary_path(self) -> Path:

@@ -32,9 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,21 @@ from gra_graph import checkpoints
 from gra_graph.config import GraphConfig
 from gra_graph.context import GraContext
 from gra_graph.crashpoints import crash_point
+from gra_graph.events import (
+    IterationStarted,
+    Loading,
+    RecordWritten,
+    RunEvent,
+    RunFinished,
+    RunObserver,
+    RunWarning,
+    SampleFailed,
+    SamplePaused,
+    SamplesPlanned,
+    SampleStarted,
+    Tokens,
+    node_events,
+)
 from gra_graph.export import (
     Accounting,
     RunSummary,
@@ -91,28 +105,6 @@ class RunWriteError(RuntimeError):
     """
 
 
-class RunObserver:
-    """Hooks for progress displays; every method is optional."""
-
-    def on_loading(self, graph: str, members: int) -> None:
-        """Every input checked out; the members' models load now (seconds to minutes)."""
-
-    def on_iteration(self, iteration: int, iterations: int) -> None:
-        """Iteration ``iteration`` of ``iterations`` starts (its ``on_start`` follows)."""
-
-    def on_start(self, total: int, already_done: int) -> None:
-        """The current iteration's seed-samples are known: ``total``, of which
-        ``already_done`` have records from an earlier, interrupted run."""
-
-    def on_tokens(self, completion_tokens: int) -> None: ...
-    def on_record(self, record: Record, resumed: bool) -> None: ...
-    def on_error(self, key: tuple[int, int], error: BaseException) -> None: ...
-
-    def on_warning(self, message: str) -> None:
-        """Something the user should know that did not stop the run (a repaired journal)."""
-        logging.getLogger("gra_graph").warning(message)
-
-
 class _Paused(Exception):
     """A thread stopped at an interrupt: it waits to be resumed, it did not fail."""
 
@@ -139,9 +131,11 @@ class Runner:
     """Runs seeds through the GRA graph into a run directory.
 
     Use as an async context manager; :meth:`records` yields each seed-sample's record as it
-    finishes. Everything that can be wrong with the inputs (prompts, model files, the output
-    directory) fails in ``__aenter__``, before any model call and before anything is written.
-    ``iterations`` runs the paper's rounds (see the module docstring); 1 is one round.
+    finishes, :meth:`events` every event of the run (:mod:`gra_graph.events`), which the
+    ``observer`` receives too. Everything that can be wrong with the inputs (prompts, model
+    files, the output directory) fails in ``__aenter__``, before any model call and before
+    anything is written. ``iterations`` runs the paper's rounds (see the module docstring);
+    1 is one round.
 
     Example:
         >>> async with Runner(config, seeds, "runs/demo") as runner:  # doctest: +SKIP
@@ -183,6 +177,8 @@ class Runner:
         self.concurrency = concurrency
         self.seed = seed
         self.observer = observer or RunObserver()
+        # every event goes to each listener: the observer first, then any events() reader
+        self._listeners: list[Callable[[RunEvent], None]] = [self.observer.on_event]
         self.command = (
             ResumeRequest.model_validate(dict(command))
             if isinstance(command, Mapping) and command
@@ -254,7 +250,7 @@ class Runner:
                 self.run_dir.lock()  # a live run here is the first thing to refuse
             self.run_dir.check_matches(manifest)
             if self._members is None:
-                self.observer.on_loading(self.config.name, len(self.config.members))
+                self._emit(Loading(self.config.name, len(self.config.members)))
                 self._members = await asyncio.to_thread(load_members, self.config)
             self.run_dir.open_for_run(manifest, self.command)
             self._prepared = True
@@ -330,13 +326,55 @@ class Runner:
         self._generators.append(gen)
         return gen
 
+    def events(self) -> AsyncIterator[RunEvent]:
+        """Run the seed-samples as :meth:`records` does; yield every event of the run.
+
+        The events (:mod:`gra_graph.events`) come in the order they happen: each iteration
+        and seed-sample starting, each node entered and left, checks, scores, verdicts,
+        revisions, tokens, each record written, and last :class:`~gra_graph.events.RunFinished`.
+        The runner's observer receives the same events. Use either this or :meth:`records`,
+        not both; leaving the ``async with`` block early stops the run as :meth:`records` does.
+        """
+        gen = self._events()
+        self._generators.append(gen)
+        return gen
+
+    async def _events(self) -> AsyncIterator[RunEvent]:
+        done = object()  # the end of the stream
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._listeners.append(queue.put_nowait)
+
+        async def drive() -> None:
+            try:
+                async with aclosing(self._records()) as records:
+                    async for _ in records:
+                        pass
+            finally:
+                queue.put_nowait(done)
+
+        task = asyncio.create_task(drive())
+        try:
+            while (event := await queue.get()) is not done:
+                yield event
+            await task  # the run's own error (a full disk, a changed input) is raised here
+        finally:
+            self._listeners.remove(queue.put_nowait)
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _emit(self, event: RunEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
+
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
-        self.observer.on_warning(message)
+        self._emit(RunWarning(message))
 
     def _count(self, record: Record, resumed: bool) -> None:
         self._accounting.count(record, resumed)
-        self.observer.on_record(record, resumed)
+        self._emit(RecordWritten(record, resumed))
 
     async def _records(self) -> AsyncIterator[Record]:
         started = time.perf_counter()
@@ -360,8 +398,8 @@ class Runner:
         kept_before: list[Record] = []
         while plan is not None:
             self._accounting.start_iteration(plan.number, len(plan.seeds) * self.samples_per_seed)
-            self.observer.on_iteration(plan.number, self.iterations)
-            self.observer.on_start(len(plan.seeds) * self.samples_per_seed, plan.done_in(done))
+            self._emit(IterationStarted(plan.number, self.iterations))
+            self._emit(SamplesPlanned(len(plan.seeds) * self.samples_per_seed, plan.done_in(done)))
             async with aclosing(self._resumed(plan, done)) as resumed:
                 async for record in resumed:
                     yield record
@@ -438,7 +476,8 @@ class Runner:
 
     def _on_call(self, call: Any) -> None:
         self.summary.count_faults([call])
-        self.observer.on_tokens(call.completion_tokens)
+        if call.completion_tokens:
+            self._emit(Tokens(call.completion_tokens))
 
     async def _annotate(self, plan: _Iteration) -> dict[int, Seed | None]:
         """Annotations of this iteration's seeds that lack metadata (journaled)."""
@@ -495,6 +534,7 @@ class Runner:
                     record = await self._run_one(key, original, filled, pools, plan.number)
                 except _Paused:
                     self.paused.append(key)
+                    self._emit(SamplePaused(key))
                     self.summary.paused += 1
                     continue
                 except Exception as exc:  # counted and reported; the thread resumes next run
@@ -502,7 +542,7 @@ class Runner:
                         self._write_error = self._write_error or exc
                         return
                     self.summary.errors += 1
-                    self.observer.on_error(key, exc)
+                    self._emit(SampleFailed(key, exc))
                     continue
                 if not await self._append(self.records_path, record.model_dump(mode="json")):
                     return
@@ -653,14 +693,16 @@ class Runner:
             answered = answer_command(self.run_dir, thread_id)
             if answered is None:
                 raise _Paused(thread_id)
-        async for chunk in self.graph.astream(
+        self._emit(SampleStarted(key, thread_id, iteration, resumed=start is None))
+        async for mode, chunk in self.graph.astream(
             answered or start,
             thread,
             context=self.context,
-            stream_mode="updates",
+            stream_mode=["updates", "tasks"],
             durability="sync",
         ):
-            self._observe(chunk)
+            for event in node_events(key, mode, chunk):
+                self._emit(event)
         if answered is not None:
             crash_point("after-human-resume")
         snapshot = await self.graph.aget_state(thread)
@@ -669,13 +711,6 @@ class Runner:
                 raise _Paused(thread_id)
             raise RuntimeError(f"thread {thread_id} stopped with steps left: {snapshot.next}")
         return build_record(snapshot.values, self.run_id, self._members or {})
-
-    def _observe(self, chunk: dict[str, Any]) -> None:
-        for update in chunk.values():
-            if isinstance(update, dict):
-                tokens = sum(c.get("completion_tokens", 0) for c in update.get("calls", []))
-                if tokens:
-                    self.observer.on_tokens(tokens)
 
     # ---- the end of a run
     async def _finish(
@@ -708,6 +743,7 @@ class Runner:
         crash_point("before-status-write")
         self.run_dir.set_status(self.summary.status)
         self._finished = True
+        self._emit(RunFinished(self.summary.status, self.summary))
 
 
 def _decisions(ledger: Mapping[int, FinishedIteration]) -> list[dict[str, Any]]:
