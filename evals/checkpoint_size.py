@@ -62,21 +62,38 @@ def replies(config: GraphConfig) -> dict[str, dict[str, Any]]:
     def scores(title: str, prompt: str) -> str:
         n = next(counter)
         return json.dumps(
-            {**dict.fromkeys(SCORE_DIMENSIONS, 9), "strengths": filler(200, n),
-             "weaknesses": filler(200, n + 1)}
+            {
+                **dict.fromkeys(SCORE_DIMENSIONS, 9),
+                "strengths": filler(200, n),
+                "weaknesses": filler(200, n + 1),
+            }
         )
 
     def check(title: str, prompt: str) -> str:
-        return json.dumps({"rationality": "pass", "completeness": "pass", "clarity": "pass",
-                           "reason": filler(150, next(counter))})
+        return json.dumps(
+            {
+                "rationality": "pass",
+                "completeness": "pass",
+                "clarity": "pass",
+                "reason": filler(150, next(counter)),
+            }
+        )
 
     def metadata(title: str, prompt: str) -> str:
         n = next(counter)
-        return json.dumps({"keywords": [filler(30, n), filler(30, n + 1), filler(30, n + 2)],
-                           "summary": filler(300, n)})
+        return json.dumps(
+            {
+                "keywords": [filler(30, n), filler(30, n + 1), filler(30, n + 2)],
+                "summary": filler(300, n),
+            }
+        )
 
-    script = {"text": text, "ScoreOutput": scores, "InstructionCheckOutput": check,
-              "Metadata": metadata}
+    script = {
+        "text": text,
+        "ScoreOutput": scores,
+        "InstructionCheckOutput": check,
+        "Metadata": metadata,
+    }
     return {m.name: script for m in config.members}
 
 
@@ -100,9 +117,13 @@ def _size(path: Path) -> int:
 def seeds(n: int) -> list[Seed]:
     domains = ["coding", "math", "qa", "reasoning", "roleplay", "language", "creative_writing"]
     return [
-        Seed(instruction=filler(300, i), response=filler(600, i + 1), domain=domains[i % 7],
-             keywords=[filler(20, i), filler(20, i + 1), filler(20, i + 2)],
-             summary=filler(200, i))
+        Seed(
+            instruction=filler(300, i),
+            response=filler(600, i + 1),
+            domain=domains[i % 7],
+            keywords=[filler(20, i), filler(20, i + 1), filler(20, i + 2)],
+            summary=filler(200, i),
+        )
         for i in range(n)
     ]
 
@@ -114,9 +135,15 @@ async def measure(prune: bool, n_seeds: int, samples: int, concurrency: int, wor
     config = GraphConfig.model_validate({**raw, "base_dir": ROOT / "graphs"})
     out = work / ("pruned" if prune else "kept")
     probe = SizeProbe(out / "checkpoints.sqlite")
-    runner = Runner(config, seeds(n_seeds), out, samples_per_seed=samples,
-                    concurrency=concurrency, members=fake_members(config, replies(config)),
-                    observer=probe)
+    runner = Runner(
+        config,
+        seeds(n_seeds),
+        out,
+        samples_per_seed=samples,
+        concurrency=concurrency,
+        members=fake_members(config, replies(config)),
+        observer=probe,
+    )
     async with runner:
         async for _ in runner.records():
             pass
@@ -140,10 +167,16 @@ def real_figure(run_dir: Path) -> dict[str, Any]:
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     done = sum(1 for _ in (run_dir / "records.jsonl").open(encoding="utf-8"))
     size = database_bytes(run_dir / "checkpoints.sqlite")
-    return {"run": run_dir.name, "graph": run.get("graph"), "seed_samples": done,
-            "bytes": size, "bytes_per_seed_sample": round(size / max(done, 1)),
-            "records_bytes_per_seed_sample": round(
-                (run_dir / "records.jsonl").stat().st_size / max(done, 1))}
+    return {
+        "run": run_dir.name,
+        "graph": run.get("graph"),
+        "seed_samples": done,
+        "bytes": size,
+        "bytes_per_seed_sample": round(size / max(done, 1)),
+        "records_bytes_per_seed_sample": round(
+            (run_dir / "records.jsonl").stat().st_size / max(done, 1)
+        ),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,16 +184,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=50, help="scripted seeds (default 50)")
     parser.add_argument("--samples-per-seed", type=int, default=4, help="(default 4)")
     parser.add_argument("--concurrency", type=int, default=4, help="(default 4)")
-    parser.add_argument("--real", type=Path, nargs="*", default=[],
-                        help="real run directories made with prune_finished: false")
+    parser.add_argument(
+        "--real",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="real run directories made with prune_finished: false",
+    )
     parser.add_argument("--real-only", action="store_true", help="only report --real runs")
     args = parser.parse_args(argv)
     results = []
     if not args.real_only:
         with tempfile.TemporaryDirectory(prefix="gra-ckpt-") as tmp:
             results = [
-                asyncio.run(measure(prune, args.seeds, args.samples_per_seed, args.concurrency,
-                                    Path(tmp)))
+                asyncio.run(
+                    measure(prune, args.seeds, args.samples_per_seed, args.concurrency, Path(tmp))
+                )
                 for prune in (False, True)
             ]
     report = {"scripted": results, "real": [real_figure(d) for d in args.real]}

@@ -45,9 +45,7 @@ async def test_finished_threads_are_pruned_and_the_file_compacted(tmp_path: Path
     kept = await run_fake(tmp_path / "kept", prune=False)
     assert threads_in(pruned.checkpoints_path) == set()
     assert len(threads_in(kept.checkpoints_path)) == 8
-    assert pruned.summary.checkpoint_db_bytes == checkpoints.database_bytes(
-        pruned.checkpoints_path
-    )
+    assert pruned.summary.checkpoint_db_bytes == checkpoints.database_bytes(pruned.checkpoints_path)
     # compacted to the empty schema: a few pages, far below the unpruned file
     assert pruned.summary.checkpoint_db_bytes < 8 * 4096
     assert kept.summary.checkpoint_db_bytes > 4 * pruned.summary.checkpoint_db_bytes

@@ -41,8 +41,7 @@ def config_with_faults(faults: dict[str, dict[str, float]], **overrides: Any) ->
     """The five-member scripted committee with ``faults[member]`` set on those members."""
     base = committee_config()
     members = [
-        {**m.model_dump(exclude={"faults"}), "faults": faults.get(m.name, {})}
-        for m in base.members
+        {**m.model_dump(exclude={"faults"}), "faults": faults.get(m.name, {})} for m in base.members
     ]
     return committee_config(members=members, **overrides)
 

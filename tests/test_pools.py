@@ -8,7 +8,10 @@ from gra_graph.state import Seed
 
 def seed(i: int, domain: str = "qa") -> Seed:
     return Seed(
-        instruction=f"t{i}", response="r", domain=domain, keywords=[f"k{i}", "b", "c"],
+        instruction=f"t{i}",
+        response="r",
+        domain=domain,
+        keywords=[f"k{i}", "b", "c"],
         summary=f"s{i}",
     )
 

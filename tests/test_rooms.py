@@ -34,9 +34,7 @@ def prompts_with_conciseness(tmp_path: Path) -> Path:
     for stage in (Stage.SCORE_RESPONSE, Stage.ADJUDICATE):
         path = prompts / STAGES[stage].prompt_file
         path.write_text(
-            path.read_text().replace(
-                '"ethicality"', '"ethicality", "conciseness"'
-            )
+            path.read_text().replace('"ethicality"', '"ethicality", "conciseness"')
             + "\n- conciseness: says it in as few words as it needs.\n"
         )
     (tmp_path / "graphs").mkdir()
@@ -93,8 +91,14 @@ async def test_stock_langchain_chat_models_fill_every_role(tmp_path: Path):
     task = "Write a loop."
     handles = {
         # the generator composes keywords (JSON in a code fence), writes, answers, enriches
-        "gen": stock_model([fence.replace("{}", keywords), json.dumps({"instruction": task}),
-                            "for x in y: pass", "Sure: " + meta]),
+        "gen": stock_model(
+            [
+                fence.replace("{}", keywords),
+                json.dumps({"instruction": task}),
+                "for x in y: pass",
+                "Sure: " + meta,
+            ]
+        ),
         **{r: stock_model([check, fence.replace("{}", scores)]) for r in ("r1", "r2", "r3")},
         "adj": stock_model([scores]),
     }
@@ -118,15 +122,31 @@ async def test_a_context_from_settings_loads_members_only_when_asked():
 
 async def test_a_run_that_pauses_on_purpose_is_paused_not_failed(tmp_path: Path):
     config = committee_config()
-    conflict = {"r1": {"ScoreOutput": json.dumps({**dict.fromkeys(SCORE_DIMENSIONS, 10),
-                                                  "strengths": "", "weaknesses": ""})},
-                "r2": {"ScoreOutput": json.dumps({**dict.fromkeys(SCORE_DIMENSIONS, 10),
-                                                  "strengths": "", "weaknesses": ""})},
-                "r3": {"ScoreOutput": json.dumps({**dict.fromkeys(SCORE_DIMENSIONS, 6),
-                                                  "strengths": "", "weaknesses": ""})}}
+    conflict = {
+        "r1": {
+            "ScoreOutput": json.dumps(
+                {**dict.fromkeys(SCORE_DIMENSIONS, 10), "strengths": "", "weaknesses": ""}
+            )
+        },
+        "r2": {
+            "ScoreOutput": json.dumps(
+                {**dict.fromkeys(SCORE_DIMENSIONS, 10), "strengths": "", "weaknesses": ""}
+            )
+        },
+        "r3": {
+            "ScoreOutput": json.dumps(
+                {**dict.fromkeys(SCORE_DIMENSIONS, 6), "strengths": "", "weaknesses": ""}
+            )
+        },
+    }
     out = tmp_path / "run"
-    runner = Runner(config, coding_seeds(2), out, members=fake_members(config, conflict),
-                    interrupt_before=["adjudicate"])
+    runner = Runner(
+        config,
+        coding_seeds(2),
+        out,
+        members=fake_members(config, conflict),
+        interrupt_before=["adjudicate"],
+    )
     async with runner:
         records = [r async for r in runner.records()]
     assert records == [] and sorted(runner.paused) == [(0, 0), (1, 0)]

@@ -36,8 +36,16 @@ def victim(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     "name",
-    ["run.lock", "records.jsonl", "checkpoints.sqlite", "annotations.jsonl", ".run.json.tmp",
-     "summary.json", "checkpoints.sqlite-wal", "records.corrupt.jsonl"],
+    [
+        "run.lock",
+        "records.jsonl",
+        "checkpoints.sqlite",
+        "annotations.jsonl",
+        ".run.json.tmp",
+        "summary.json",
+        "checkpoints.sqlite-wal",
+        "records.corrupt.jsonl",
+    ],
 )
 async def test_a_link_in_a_finished_run_is_refused_on_resume(tmp_path: Path, name: str):
     out = tmp_path / "run"
@@ -96,8 +104,10 @@ async def test_garbage_in_the_middle_of_records_loses_no_valid_record(tmp_path: 
     corrupt = [json.loads(x) for x in (out / "records.corrupt.jsonl").read_text().splitlines()]
     assert [c["line"] for c in corrupt] == [2, 3, 4]
     assert corrupt[0]["text"] == "this is not json\n"
-    assert any("3 unreadable line(s) moved to records.corrupt.jsonl (line 2, 3, 4)" in w
-               for w in runner.warnings)
+    assert any(
+        "3 unreadable line(s) moved to records.corrupt.jsonl (line 2, 3, 4)" in w
+        for w in runner.warnings
+    )
     assert any("1 duplicate line(s) removed (line 10)" in w for w in runner.warnings)
     assert set(kept) == {(i, j) for i in range(3) for j in range(2)}
     assert RunDir(out).manifest()["status"] == "complete"
@@ -132,14 +142,19 @@ async def test_a_seeds_file_rewritten_mid_run_stops_the_run_cleanly(tmp_path: Pa
     path = tmp_path / "seeds.jsonl"
     # long seeds, so the file is read in several pieces and the rewrite lands between them
     original = [
-        s.model_copy(update={"response": s.response + " " + "x" * 20_000}).model_dump_json()
-        + "\n"
+        s.model_copy(update={"response": s.response + " " + "x" * 20_000}).model_dump_json() + "\n"
         for s in coding_seeds(6)
     ]
     path.write_text("".join(original))
     changed = original[:3] + [
-        Seed(instruction=f"New {i}", response="r", domain="coding", keywords=["a", "b", "c"],
-             summary="s").model_dump_json() + "\n"
+        Seed(
+            instruction=f"New {i}",
+            response="r",
+            domain="coding",
+            keywords=["a", "b", "c"],
+            summary="s",
+        ).model_dump_json()
+        + "\n"
         for i in range(3)
     ]
     config = committee_config()
@@ -151,8 +166,10 @@ async def test_a_seeds_file_rewritten_mid_run_stops_the_run_cleanly(tmp_path: Pa
             async for _ in runner.records():
                 pass
     assert RunDir(out).manifest()["status"] == "interrupted"
-    instructions = [json.loads(x)["seed"]["instruction"]
-                    for x in (out / "records.jsonl").read_text().splitlines()]
+    instructions = [
+        json.loads(x)["seed"]["instruction"]
+        for x in (out / "records.jsonl").read_text().splitlines()
+    ]
     assert all(i.startswith("Task") for i in instructions)  # no new seed got in
     path.write_text("".join(original))  # restored: the same run resumes to the end
     runner = Runner(config, SeedFile.scan(path), out, members=fake_members(config))

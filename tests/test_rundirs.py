@@ -103,8 +103,11 @@ def test_listing_skips_a_torn_last_record_without_repairing_it(tmp_path: Path):
     killed = tmp_path / "k"
     env = {**os.environ, "PYTHONPATH": str(ROOT), ENV_VAR: "mid-records-append:3"}
     subprocess.run(
-        [sys.executable, "-m", "tests.support.fake_run", str(killed)], cwd=ROOT, env=env,
-        timeout=120, check=False,
+        [sys.executable, "-m", "tests.support.fake_run", str(killed)],
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
     )
     shutil.copytree(killed, out)
     before = (out / "records.jsonl").read_bytes()
@@ -127,13 +130,20 @@ def test_resume_rebuilds_the_run_arguments(tmp_path: Path):
     graph, seeds = tmp_path / "g.yaml", tmp_path / "s.jsonl"
     graph.write_text("x")
     seeds.write_text("x")
-    command = {"graph": str(graph), "seeds": str(seeds), "limit": None, "samples_per_seed": 2,
-               "concurrency": 4, "seed": 7}
+    command = {
+        "graph": str(graph),
+        "seeds": str(seeds),
+        "limit": None,
+        "samples_per_seed": 2,
+        "concurrency": 4,
+        "seed": 7,
+    }
     write_run_json(tmp_path / "run", command)
     # typed, not argv: run.json's command comes back as the request, with the overrides applied
     request = RunDir(tmp_path / "run").resume_request(concurrency=1, graph=None)
-    assert request == ResumeRequest(graph=str(graph), seeds=str(seeds), limit=None,
-                                    samples_per_seed=2, concurrency=1, seed=7)
+    assert request == ResumeRequest(
+        graph=str(graph), seeds=str(seeds), limit=None, samples_per_seed=2, concurrency=1, seed=7
+    )
 
 
 def test_resume_names_a_vanished_input_file(tmp_path: Path):
@@ -166,10 +176,15 @@ async def recorded_run(graph: Path, seeds: Path, out: Path) -> None:
     from gra_graph.seeds import read_seeds
 
     config = GraphConfig.from_file(graph)
-    command = {"graph": str(graph), "seeds": str(seeds), "limit": None, "samples_per_seed": 1,
-               "concurrency": 2, "seed": 0}
-    runner = Runner(config, read_seeds(seeds), out, members=fake_members(config),
-                    command=command)
+    command = {
+        "graph": str(graph),
+        "seeds": str(seeds),
+        "limit": None,
+        "samples_per_seed": 1,
+        "concurrency": 2,
+        "seed": 0,
+    }
+    runner = Runner(config, read_seeds(seeds), out, members=fake_members(config), command=command)
     async with runner:
         async for _ in runner.records():
             pass

@@ -96,8 +96,15 @@ def test_cli_refuses_a_held_directory_with_exit_2(tmp_path: Path, capsys):
     proc = hold_in_subprocess(out)
     try:
         code = main(
-            ["run", str(ROOT / "graphs" / "gra.yaml"), "--seeds",
-             str(ROOT / "examples" / "seeds.jsonl"), "--out", str(out), "--quiet"]
+            [
+                "run",
+                str(ROOT / "graphs" / "gra.yaml"),
+                "--seeds",
+                str(ROOT / "examples" / "seeds.jsonl"),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
         )
         err = " ".join(capsys.readouterr().err.split())
     finally:
