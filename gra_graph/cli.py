@@ -952,7 +952,7 @@ def _eval(args: argparse.Namespace, console: Console) -> int:
     embedder = None if args.no_embeddings else minilm_embedder
     evaluations = [evaluate_run(p, args.threshold, embedder) for p in args.run_dirs]
     # piped output has no terminal width to fit: keep rows whole rather than 80 columns
-    out = Console(emoji=False) if sys.stdout.isatty() else Console(emoji=False, width=160)
+    out = _tables_console()
     for table in tables(evaluations):
         out.print(table)
     for note in notes(evaluations):
@@ -961,14 +961,24 @@ def _eval(args: argparse.Namespace, console: Console) -> int:
         try:
             write_json(evaluations, args.json)
         except OSError as exc:
-            console.print(
-                f"[red]error:[/] cannot write {safe(args.json)}: {safe(exc.strerror or exc)}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            return EXIT_INPUT
+            return _cannot_write(console, args.json, exc)
         console.print(f"json: {safe(args.json)}", highlight=False)
     return 0
+
+
+def _tables_console() -> Console:
+    """Where tables go: stdout, and when it is piped, wide enough to keep whole names."""
+    return Console(emoji=False) if sys.stdout.isatty() else Console(emoji=False, width=160)
+
+
+def _cannot_write(console: Console, path: Path, exc: OSError) -> int:
+    """Say that ``path`` cannot be written, in one line, and give the exit code for it."""
+    console.print(
+        f"[red]error:[/] cannot write {safe(path)}: {safe(exc.strerror or exc)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return EXIT_INPUT
 
 
 def _stats(args: argparse.Namespace, console: Console) -> int:
@@ -978,7 +988,7 @@ def _stats(args: argparse.Namespace, console: Console) -> int:
 
     if args.html is None:
         stats = run_stats(args.run_dir)
-        out = Console(emoji=False) if sys.stdout.isatty() else Console(emoji=False, width=160)
+        out = _tables_console()
         for table in stats_tables(stats):
             out.print(table)
         for note in stats.notes:
@@ -988,12 +998,7 @@ def _stats(args: argparse.Namespace, console: Console) -> int:
     try:
         args.html.write_text(text, encoding="utf-8")
     except OSError as exc:
-        console.print(
-            f"[red]error:[/] cannot write {safe(args.html)}: {safe(exc.strerror or exc)}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        return EXIT_INPUT
+        return _cannot_write(console, args.html, exc)
     console.print(f"{safe(args.html)}: {len(text.encode())} bytes", highlight=False)
     return 0
 
