@@ -2,18 +2,22 @@
 
 Pages: ``/`` (graph with per-edge counts, rates, plots), ``/samples`` (the sample browser and
 its filters), ``/sample/{seed}/{sample}`` (one sample's provenance), ``/export.jsonl`` (the
-filtered records as a JSONL download), and ``/api/state``, the small JSON the pages poll to
-follow a running run. Each request re-reads only what was appended to ``records.jsonl``
+filtered records as a JSONL download), ``/waiting`` (the samples waiting for a person, each with
+a form that POSTs its answer to ``/answer``), and ``/api/state``, the small JSON the pages poll
+to follow a running run. Each request re-reads only what was appended to ``records.jsonl``
 (:class:`~gra_graph.viewer.records.RunRecords`), at most once per ``refresh_s``.
 
 It is a local tool: it binds loopback unless told otherwise, answers only requests whose Host
 header names the address it serves (a web page elsewhere cannot reach it through DNS
-rebinding), and sends a content security policy that runs no script but its own.
+rebinding), and sends a content security policy that runs no script but its own. The one
+request that writes, ``POST /answer``, must carry the server's random token (embedded in the
+page) and, when the browser sends an ``Origin``, come from the viewer's own origin.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import socket
 import threading
@@ -22,14 +26,17 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from gra_graph import human
 from gra_graph.viewer.graph import GraphSource, graph_html, graph_source, run_drawing
 from gra_graph.viewer.html import (
     esc,
@@ -44,6 +51,7 @@ from gra_graph.viewer.html import (
 )
 from gra_graph.viewer.records import RunRecords
 from gra_graph.viewer.stats import FilterError, RunStats, SampleFilter, compute_stats
+from gra_graph.viewer.waiting import FormError, read_answer_form, waiting_html
 
 POLL_S = 3.0
 """How often the pages ask /api/state whether the run wrote new records."""
@@ -51,6 +59,7 @@ SAMPLE_PAGE_ROWS = 500
 """Samples listed on one page of the browser (the export has every match)."""
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 """Host header values the viewer answers by default (an IPv6 address comes in brackets)."""
+SAMPLE_KEY = re.compile(r"\d{1,9}-\d{1,9}")
 
 
 class ViewerError(ValueError):
@@ -143,6 +152,7 @@ def create_app(
     """
     view = RunView(run_dir, graph_file, refresh_s)
     view.refresh()  # a directory that is not a run fails here, before serving
+    token = secrets.token_urlsafe(24)  # in every answer form; another site cannot read it
 
     def live_page(title: str, target: str, fragment: str, inner: str, stats: RunStats) -> Response:
         nonce = secrets.token_urlsafe(16)
@@ -230,6 +240,43 @@ def create_app(
             headers={"Cache-Control": "no-store"},
         )
 
+    def waiting_page(message: str = "", status_code: int = 200) -> Response:
+        items = human.waiting(view.records.run.path)
+        body = waiting_html(items, token, str(view.records.run.path), message)
+        return _html(page("gra view: waiting for a person", body, nav=True), status_code)
+
+    def waiting(request: Request) -> Response:
+        key = request.query_params.get("answered", "")
+        told = f"Answer recorded for sample {key}." if SAMPLE_KEY.fullmatch(key) else ""
+        return waiting_page(told)
+
+    async def answer(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.headers["host"]:
+            return _html(page("gra view: refused", "<p>Cross-site answer refused.</p>"), 403)
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind != "application/x-www-form-urlencoded":
+            return await run_in_threadpool(
+                waiting_page, f"refused: the answer must be a form post, not {kind!r}", 400
+            )
+        try:
+            form = read_answer_form(await request.body(), token)
+            await run_in_threadpool(
+                human.record_answer,
+                view.records.run.path,
+                form.key,
+                form.decision,
+                form.edited_response,
+                who=form.who,
+                note=form.note,
+            )
+        except FormError as exc:
+            code = 403 if exc.forbidden else 400
+            return await run_in_threadpool(waiting_page, f"refused: {exc}", code)
+        except human.AnswerError as exc:
+            return await run_in_threadpool(waiting_page, f"refused: {exc}", 400)
+        return RedirectResponse(f"/waiting?answered={form.key}", status_code=303)
+
     routes = [
         Route("/", index),
         Route("/fragment/overview", overview),
@@ -237,6 +284,8 @@ def create_app(
         Route("/fragment/samples", samples_only),
         Route("/sample/{seed:int}/{sample:int}", sample),
         Route("/export.jsonl", export),
+        Route("/waiting", waiting),
+        Route("/answer", answer, methods=["POST"]),
         Route("/api/state", state),
     ]
     hosts = allowed_hosts if allowed_hosts is not None else list(LOOPBACK_NAMES)

@@ -37,6 +37,8 @@ pre { background: #f6f6f6; padding: 0.6em; white-space: pre-wrap; word-break: br
 .diff .add { background: #e6ffec; } .diff .del { background: #ffebe9; }
 .diff .hunk { color: #6a5acd; }
 form.filters label { margin-right: 0.8em; }
+form.answer { border-left: 3px solid #6a5acd; padding-left: 0.8em; }
+.message { font-weight: bold; }
 """
 
 
@@ -429,7 +431,8 @@ def page(title: str, body: str, *, nav: bool = False, script: str = "", nonce: s
     """A whole HTML document; ``script`` (already safe JS) runs under ``nonce``."""
     links = (
         '<nav><a href="/">overview</a><a href="/samples">samples</a>'
-        '<a href="/export.jsonl" download>export all (JSONL)</a></nav>'
+        '<a href="/export.jsonl" download>export all (JSONL)</a>'
+        '<a href="/waiting">waiting for a person</a></nav>'
         if nav
         else ""
     )
