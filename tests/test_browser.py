@@ -20,7 +20,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.support.browser import assert_not_blank, chrome, gra, served
+from tests.support.browser import assert_not_blank, chrome, click_and_load, gra, served
 from tests.support.fakes import coding_seeds
 from tests.support.helpers import ROOT, scripted_graph_text
 from tests.support.viewer_run import viewer_run
@@ -91,12 +91,12 @@ def test_the_viewer_filters_and_opens_samples_in_the_browser(browser: webdriver.
     with served(run) as url:
         browser.get(url)
         assert_not_blank(browser.get_screenshot_as_png())
-        assert "[12 samples]" in body_text(browser) or "12 records" in body_text(browser)
-        browser.find_element(By.LINK_TEXT, "samples").click()
+        assert "[12 samples]" in body_text(browser)
+        click_and_load(browser, browser.find_element(By.LINK_TEXT, "samples"))
         assert len(rows(browser)) == 12
         for status in ("rejected", "accepted"):
             Select(browser.find_element(By.NAME, "status")).select_by_value(status)
-            browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+            click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
             shown = rows(browser)
             assert f"status={status}" in browser.current_url
             assert len(shown) == sum(r["status"] == status for r in records) > 0
@@ -104,12 +104,12 @@ def test_the_viewer_filters_and_opens_samples_in_the_browser(browser: webdriver.
         domain = records[0]["domain"]
         Select(browser.find_element(By.NAME, "status")).select_by_value("")
         Select(browser.find_element(By.NAME, "domain")).select_by_value(domain)
-        browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
         assert {r[3] for r in rows(browser)} == {domain}
         assert len(rows(browser)) == sum(r["domain"] == domain for r in records)
         first = browser.find_element(By.CSS_SELECTOR, "table.samples td a")
         key = first.text
-        first.click()
+        click_and_load(browser, first)
         assert browser.current_url.endswith("/sample/" + key)
         assert_not_blank(browser.get_screenshot_as_png())
         headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
@@ -147,14 +147,14 @@ def test_a_person_answers_in_the_browser_and_resume_applies_it_once(
         name = keep.find_element(By.NAME, "who")
         name.clear()
         name.send_keys("ana")
-        keep.find_element(By.TAG_NAME, "button").click()
+        click_and_load(browser, keep.find_element(By.TAG_NAME, "button"))
         assert "Answer recorded for sample 0-0." in body_text(browser)
         edit = browser.find_element(By.ID, "answer-1-0")
         edit.find_element(By.CSS_SELECTOR, "input[value=edit]").click()
         box = edit.find_element(By.NAME, "edited_response")
         box.clear()
         box.send_keys("An answer <b>edited</b> in the browser.")
-        edit.find_element(By.TAG_NAME, "button").click()
+        click_and_load(browser, edit.find_element(By.TAG_NAME, "button"))
         assert "2 waiting, 0 not answered yet" in body_text(browser)
     answers = [json.loads(x) for x in (out / "answers.jsonl").read_text().splitlines()]
     assert [(a["thread_id"], a["decision"], a["who"], a["edited_response"]) for a in answers] == [
@@ -180,3 +180,9 @@ def test_ci_and_the_readme_install_chromium_with_the_same_command():
     assert "apt-get install -y -qq graphviz chromium chromium-driver" in ci
     assert "command -v chromium && command -v chromedriver" in ci
     assert ci in ROOT.joinpath("README.md").read_text()
+
+
+def test_a_missing_driver_fails_saying_how_to_install_it(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("tests.support.browser.shutil.which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium chromium-driver"):
+        chrome()

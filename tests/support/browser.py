@@ -26,6 +26,10 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.helpers import ROOT
 
@@ -71,6 +75,17 @@ def chrome(window: tuple[int, int] = WINDOW) -> webdriver.Chrome:
     metrics = {"width": window[0], "height": window[1], "deviceScaleFactor": 1, "mobile": False}
     driver_.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     return driver_
+
+
+def click_and_load(driver: webdriver.Chrome, element: WebElement, timeout: float = 30) -> None:
+    """Click a link or submit button and wait until the next page has loaded (reading the
+    page before the old one is gone would see stale elements)."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
 
 
 @dataclass(frozen=True)
