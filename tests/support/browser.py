@@ -181,9 +181,10 @@ def gra(*args: str, fake: bool = False, env: dict[str, str] | None = None, timeo
 
 
 @contextmanager
-def served(run_dir: Path) -> Iterator[str]:
-    """``gra view RUN_DIR`` as a real process on a free loopback port; yields its address."""
-    command = ["view", str(run_dir), "--port", "0", "--no-browser"]
+def served(run_dir: Path, *options: str) -> Iterator[str]:
+    """``gra view RUN_DIR [OPTIONS]`` as a real process on a free loopback port; yields its
+    address."""
+    command = ["view", str(run_dir), "--port", "0", "--no-browser", *options]
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "gra_graph.cli", *command],
         cwd=ROOT,
