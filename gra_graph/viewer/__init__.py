@@ -8,5 +8,7 @@
 - :mod:`~gra_graph.viewer.html` writes the pages, every value from a record escaped;
 - :mod:`~gra_graph.viewer.table` prints ``gra stats`` in the terminal, and
   :mod:`~gra_graph.viewer.report` writes its static page;
+- :mod:`~gra_graph.viewer.waiting` writes the "waiting for a person" page and reads its
+  answer form;
 - :mod:`~gra_graph.viewer.app` is the starlette app and its uvicorn server.
 """
