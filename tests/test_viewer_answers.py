@@ -141,6 +141,10 @@ def test_cross_site_posts_and_other_bodies_are_refused(run: Path):
     assert answer_rows(run) == []
     same = post(client, fields, origin="http://127.0.0.1")  # the viewer's own page
     assert same.status_code == 303 and len(answer_rows(run)) == 1
+    hidden = post(client, {**fields, "key": "0-1", "token": "guess"}, origin="null")
+    assert hidden.status_code == 403  # an origin the browser hides still needs the token
+    assert post(client, {**fields, "key": "0-1"}, origin="null").status_code == 303
+    assert len(answer_rows(run)) == 2
 
 
 def test_another_viewer_has_another_token(run: Path):

@@ -252,7 +252,9 @@ def create_app(
 
     async def answer(request: Request) -> Response:
         origin = request.headers.get("origin")
-        if origin and origin != "null" and urlsplit(origin).netloc != request.headers["host"]:
+        # "null": the pages' Referrer-Policy (no-referrer) makes a browser send that on a form
+        # post; the token, which no other page can read, still has to match
+        if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
             return _html(page("gra view: refused", "<p>Cross-site answer refused.</p>"), 403)
         kind = request.headers.get("content-type", "").split(";")[0].strip()
         if kind != "application/x-www-form-urlencoded":
