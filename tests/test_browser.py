@@ -20,7 +20,14 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from tests.support.browser import assert_not_blank, chrome, click_and_load, gra, served
+from tests.support.browser import (
+    assert_not_blank,
+    chrome,
+    click_and_load,
+    gra,
+    png_look,
+    served,
+)
 from tests.support.fakes import coding_seeds
 from tests.support.helpers import ROOT, scripted_graph_text
 from tests.support.viewer_run import viewer_run
@@ -57,6 +64,15 @@ def rows(driver: webdriver.Chrome) -> list[list[str]]:
         for tr in table.find_elements(By.TAG_NAME, "tr")
         if tr.find_elements(By.TAG_NAME, "td")
     ]
+
+
+def test_a_blank_page_is_seen_as_blank(browser: webdriver.Chrome):
+    browser.get("about:blank")
+    png = browser.get_screenshot_as_png()
+    look = png_look(png)
+    assert (look.width, look.height, look.colours, look.non_white) == (1200, 900, 1, 0.0)
+    with pytest.raises(AssertionError):
+        assert_not_blank(png)
 
 
 def test_the_drawing_page_renders_nodes_and_rules(browser: webdriver.Chrome, tmp_path: Path):
