@@ -327,6 +327,14 @@ def _parser() -> argparse.ArgumentParser:
     ablate.add_argument(
         "--concurrency", type=int, default=4, metavar="K", help="seed-samples in flight (4)"
     )
+    ablate.add_argument(
+        "--cache",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="judge-call cache shared by the benches (default: OUT/bench.cache.sqlite); a gra "
+        "bench-review cache reuses its calls",
+    )
     ablate.add_argument("--no-bench", action="store_true", help="runs only: no AUROC column")
     ablate.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -904,6 +912,7 @@ async def _ablate(args: argparse.Namespace, console: Console) -> int:
         seed=args.seed,
         concurrency=args.concurrency,
         bench=not args.no_bench,
+        cache=args.cache,
     )
 
     def on_graph(name: str, what: str) -> None:

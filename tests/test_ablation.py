@@ -150,6 +150,16 @@ async def test_a_second_ablation_redoes_nothing(inputs: dict[str, Path]):
     assert len(records) == 3
 
 
+async def test_a_given_cache_is_used_and_its_calls_reused(inputs: dict[str, Path], tmp_path: Path):
+    cache = tmp_path / "elsewhere.sqlite"
+    await ablate(graph_files(inputs)[:1], plan(inputs, cache=cache), members=members_for)
+    assert cache.is_file() and not (inputs["out"] / "bench.cache.sqlite").exists()
+    shutil.rmtree(inputs["out"])
+    await ablate(graph_files(inputs)[:1], plan(inputs, cache=cache), members=members_for)
+    bench = json.loads((inputs["out"] / "base" / "bench.json").read_text())
+    assert bench["calls"]["new"] == 0 and bench["calls"]["cached"] > 0
+
+
 async def test_graphs_that_judge_alike_share_the_judge_calls(inputs: dict[str, Path]):
     await ablate(graph_files(inputs)[2:], plan(inputs), members=members_for)  # no-adjudicator
     await ablate(graph_files(inputs)[:1], plan(inputs), members=members_for)  # base

@@ -66,6 +66,13 @@ class AblationPlan:
     seed: int = 0
     concurrency: int = 4
     bench: bool = True
+    cache: Path | None = None
+    """the judge-call cache shared by every graph's bench (default ``OUT/bench.cache.sqlite``);
+    a ``gra bench-review`` cache may be given, and its calls are reused"""
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache or self.out / "bench.cache.sqlite"
 
 
 def graph_dir_name(config: GraphConfig, path: Path, taken: set[str]) -> str:
@@ -180,7 +187,7 @@ async def _bench(
         report = await run_bench(
             config,
             pairs,
-            plan.out / "bench.cache.sqlite",
+            plan.cache_path,
             members=members,
             seed=plan.seed,
             observer=observer,
