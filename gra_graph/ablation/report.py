@@ -80,13 +80,14 @@ def chart_dot(rows: Sequence[AblationRow], title: str) -> str:
         cells = [f'<TR><TD COLSPAN="3"><B>{html.escape(label)}</B></TD></TR>']
         for row, value in zip(rows, values, strict=True):
             name = html.escape(row.name)
-            if value is None:
-                bar = '<TD WIDTH="1" BORDER="0"> </TD>'
-                shown = "-"
-            else:
-                width = max(1, round(BAR_POINTS * value / top))
-                bar = f'<TD WIDTH="{width}" HEIGHT="14" FIXEDSIZE="TRUE" BGCOLOR="{colour}"></TD>'
-                shown = _cell(value)
+            width = 0 if value is None else max(1, round(BAR_POINTS * value / top))
+            shown = "-" if value is None else _cell(value)
+            # the bar, then blank space to the full width: the bar starts at the left edge
+            bar = "".join(
+                f'<TD WIDTH="{w}" HEIGHT="14" FIXEDSIZE="TRUE"{fill}></TD>'
+                for w, fill in ((width, f' BGCOLOR="{colour}"'), (BAR_POINTS - width, ""))
+                if w > 0
+            )
             cells.append(
                 f'<TR><TD ALIGN="RIGHT">{name}</TD>'
                 f'<TD ALIGN="LEFT" WIDTH="{BAR_POINTS}"><TABLE BORDER="0" CELLSPACING="0" '
