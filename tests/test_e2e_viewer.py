@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import ROOT
+from tests.support.helpers import ROOT, stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -38,16 +37,6 @@ def gra(*args: str) -> subprocess.Popen[str]:
 def get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=30) as response:
         return response.read().decode()
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_the_viewer_follows_a_real_run_and_stats_reports_it(tmp_path: Path):
@@ -102,8 +91,8 @@ def test_the_viewer_follows_a_real_run_and_stats_reports_it(tmp_path: Path):
         }
     finally:
         if view is not None:
-            stop(view)
-        stop(run)
+            stop_process(view)
+        stop_process(run)
 
     table = subprocess.run(
         [sys.executable, "-m", "gra_graph.cli", "stats", str(out)],

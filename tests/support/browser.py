@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.helpers import ROOT
+from tests.support.helpers import ROOT, stop_process
 
 WINDOW = (1200, 900)
 """The browser window, in CSS pixels: screenshots are this size."""
@@ -200,13 +199,7 @@ def served(run_dir: Path, *options: str) -> Iterator[str]:
             raise AssertionError(f"gra view did not start: {line}{process.communicate()[1]}")
         yield match.group(0)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=30)
 
 
 def save(png: bytes, path: Path) -> Path:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,3 +42,15 @@ def scripted_graph_text(name: str = "scripted", extra: str = "") -> str:
         f"name: {json.dumps(name)}\nmembers:\n{members}dedup: {{embedder: ngram}}\n"
         f"{extra}{shipped_prompts_yaml()}"
     )
+
+
+def stop_process(process: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Stop a ``gra`` subprocess as Ctrl-C would (SIGINT), killing it if it does not exit in
+    ``timeout`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
