@@ -549,16 +549,20 @@ async def _stop_on_sigterm(work: Coroutine[Any, Any, int], console: Console) -> 
             loop.remove_signal_handler(signal.SIGTERM)
 
 
+def _at_least_one(*flags: tuple[str, int | None]) -> None:
+    """Refuse a count option below 1 (``None``: not given), naming the flag."""
+    for flag, value in flags:
+        if value is not None and value < 1:
+            raise GraphConfigError(f"{flag} must be at least 1, got {value}")
+
+
 def _numbers_ok(args: argparse.Namespace) -> None:
-    for flag, value in (
+    _at_least_one(
         ("--samples-per-seed", args.samples_per_seed),
         ("--iterations", args.iterations),
         ("--concurrency", args.concurrency),
-    ):
-        if value < 1:
-            raise GraphConfigError(f"{flag} must be at least 1, got {value}")
-    if args.limit is not None and args.limit < 1:
-        raise GraphConfigError(f"--limit must be at least 1, got {args.limit}")
+        ("--limit", args.limit),
+    )
 
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
@@ -811,9 +815,7 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.config import Judging
     from gra_graph.prompts import load_prompts
 
-    for flag, value in (("--limit", args.limit), ("--concurrency", args.concurrency)):
-        if value is not None and value < 1:
-            raise GraphConfigError(f"{flag} must be at least 1, got {value}")
+    _at_least_one(("--limit", args.limit), ("--concurrency", args.concurrency))
     config = GraphConfig.from_file(args.graph)
     if args.engine:
         config = config.model_copy(
@@ -894,14 +896,12 @@ async def _ablate(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.bench.report import BenchProgress
     from gra_graph.progress import ConsoleNotes, RichProgress
 
-    for flag, value in (
+    _at_least_one(
         ("--limit", args.limit),
         ("--pairs-limit", args.pairs_limit),
         ("--samples-per-seed", args.samples_per_seed),
         ("--concurrency", args.concurrency),
-    ):
-        if value is not None and value < 1:
-            raise GraphConfigError(f"{flag} must be at least 1, got {value}")
+    )
     plan = AblationPlan(
         seeds=args.seeds,
         pairs=args.pairs,
