@@ -10,9 +10,11 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,23 @@ async def checkpointed_calls(db: Path, thread_ids: list[str]) -> dict[str, list[
             state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
             found[thread_id] = list(state.values.get("calls", []))
         return found
+
+
+# a thread's checkpoints: its input, then one per finished node; draw_roles makes no call, and
+# by the end of write_instruction every thread has made at least one
+CALLS_MADE = 4
+
+
+def checkpoint_counts(db: Path) -> dict[str, int]:
+    """Checkpoints per thread, read without writing to a database another process is using."""
+    if not db.exists():
+        return {}
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as conn:
+            rows = conn.execute("SELECT thread_id, COUNT(*) FROM checkpoints GROUP BY thread_id")
+            return {str(thread): int(n) for thread, n in rows}
+    except sqlite3.OperationalError:  # not created yet, or busy for a moment
+        return {}
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +163,14 @@ def test_sigkill_mid_run_then_resume_completes_exactly_once(tmp_path: Path):
     db = out / "checkpoints.sqlite"
     deadline = time.monotonic() + 300
     try:
-        # kill once threads are checkpointing but before every record is written
+        # kill once a record is written and some unfinished thread has checkpointed model
+        # calls, so the resume has both finished and half-done threads to handle
         while time.monotonic() < deadline:
-            done = len(records(out)) if (out / "records.jsonl").exists() else 0
-            if db.exists() and db.stat().st_size > 0 and done >= 1:
+            done = records(out) if (out / "records.jsonl").exists() else []
+            finished = {f"{r['seed_index']}-{r['sample_index']}" for r in done}
+            counts = checkpoint_counts(db)
+            started = [t for t, n in counts.items() if t not in finished and n >= CALLS_MADE]
+            if done and started:
                 break
             if proc.poll() is not None:
                 pytest.fail("the run finished before it could be killed")
