@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
 from pydantic_core import CoreSchema
 
-from gra_graph.config import GraphConfig
+from gra_graph.config import GraphConfig, GraphConfigError, format_validation_error
 from gra_graph.context import GraContext
 from gra_graph.graph import build_graph
 from gra_graph.llm.members import LazyMembers, MemberSource
@@ -100,20 +100,30 @@ def studio_context_type(
     )
 
 
-def studio_graph(graph_file: str | Path) -> CompiledStateGraph:
+def studio_graph(
+    graph_file: str | Path, settings: Mapping[str, Any] | None = None
+) -> CompiledStateGraph:
     """The compiled graph the dev server serves for ``graph_file``, loading no model.
 
     The graph file and its prompt files are read and checked now (so a bad file fails when
     the server starts); model files are looked for only when a run first needs a member.
+    ``settings`` replaces top-level settings of the file (``{"adjudication": "human"}``), as
+    a graph file that ``extends:`` it would.
 
     Raises:
-        GraphConfigError: the graph file or a prompt file is invalid.
+        GraphConfigError: the graph file, a setting or a prompt file is invalid.
 
     Example:
         >>> graph = studio_graph("graphs/gra.yaml")  # doctest: +SKIP
         >>> await graph.ainvoke(thread_input(seed))  # doctest: +SKIP
     """
     config = GraphConfig.from_file(graph_file)
+    if settings:
+        try:
+            raw = {**config.model_dump(by_alias=True), **settings, "base_dir": config.base_dir}
+            config = GraphConfig.model_validate(raw)
+        except ValidationError as exc:
+            raise GraphConfigError(format_validation_error(Path(graph_file), exc)) from None
     prompts = load_prompts(config)
     context_type = studio_context_type(config, LazyMembers(config), prompts)
     return build_graph(context_schema=context_type, input_schema=ThreadInput)

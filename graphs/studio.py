@@ -18,3 +18,6 @@ gra = studio_graph(HERE / "gra.yaml")
 
 gra_qwen = studio_graph(HERE / "gra_qwen.yaml")
 """graphs/gra_qwen.yaml: a Qwen2.5-Coder 0.5B/1.5B committee (extra ``qwen``)."""
+
+gra_human = studio_graph(HERE / "gra.yaml", {"name": "gra-human", "adjudication": "human"})
+"""graphs/gra.yaml with ``adjudication: human``: a conflict waits for a person (an interrupt)."""

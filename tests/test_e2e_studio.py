@@ -146,6 +146,7 @@ async def test_a_seed_runs_through_the_dev_server(server: str):
         context={"run_seed": 1},
     )
     check_decision(values)
+    print("gra:", values["decision"], len(values["calls"]), "calls")
     assert values["seed"]["instruction"] == seed["instruction"]
     assert values["roles"]["generator"] in {c["member"] for c in values["calls"]}
 
@@ -170,6 +171,7 @@ async def test_a_conflict_waits_and_the_sdk_answers_it(server: str):
             input=thread_input(seed, others=ANNOTATED, seed_index=index),
         )
         state = await client.threads.get_state(thread["thread_id"])
+        print(f"gra_conflict seed {index}:", values.get("decision"), bool(state["interrupts"]))
         if state["interrupts"]:
             waited = thread["thread_id"], state
             break

@@ -14,7 +14,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.pregel.main import _coerce_context
 from langgraph.types import Command
 
-from gra_graph.config import GraphConfig
+from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.graph import build_graph
 from gra_graph.llm import loader, members
 from gra_graph.prompts import load_prompts
@@ -56,7 +56,7 @@ def test_every_registered_graph_builds_without_loading_a_model(monkeypatch: pyte
     monkeypatch.setattr(members, "check_gguf", no_load)
     monkeypatch.setattr(members, "bundled_path", no_load)
     graphs = registered_graphs()
-    assert {"gra", "gra_qwen"} <= set(graphs)
+    assert {"gra", "gra_qwen", "gra_human"} <= set(graphs)
     for graph_id, graph in graphs.items():
         assert isinstance(graph, CompiledStateGraph), graph_id
         assert "human_adjudicate" in graph.get_graph().nodes
@@ -64,6 +64,15 @@ def test_every_registered_graph_builds_without_loading_a_model(monkeypatch: pyte
         assert context.config.members and context.prompts
         assert isinstance(context.members, members.LazyMembers)
         assert context.members._handles == {}
+
+
+def test_settings_replace_the_files_own():
+    graph = studio_graph(ROOT / "graphs" / "gra.yaml", {"adjudication": "human"})
+    context = graph.context_schema()
+    assert context.config.adjudication == "human"
+    assert context.config.thresholds.tau == 8.0  # the rest is the file's
+    with pytest.raises(GraphConfigError, match="adjudication"):
+        studio_graph(ROOT / "graphs" / "gra.yaml", {"adjudication": "nobody"})
 
 
 def test_the_context_schema_offers_the_run_seed_only():
