@@ -107,15 +107,19 @@ def studio_graph(
 
     The graph file and its prompt files are read and checked now (so a bad file fails when
     the server starts); model files are looked for only when a run first needs a member.
-    ``settings`` replaces top-level settings of the file (``{"adjudication": "human"}``), as
-    a graph file that ``extends:`` it would.
+    ``settings`` replaces top-level settings of the file, each whole
+    (``{"adjudication": "human"}``; a mapping such as ``thresholds`` replaces the file's, it is
+    not merged into it as ``extends:`` would).
 
     Raises:
         GraphConfigError: the graph file, a setting or a prompt file is invalid.
 
     Example:
         >>> graph = studio_graph("graphs/gra.yaml")  # doctest: +SKIP
-        >>> await graph.ainvoke(thread_input(seed))  # doctest: +SKIP
+        >>> await graph.ainvoke(thread_input(seed), context={})  # doctest: +SKIP
+
+    Called directly, pass a ``context`` (``{}`` or ``{"run_seed": 3}``): LangGraph builds the
+    context only from one it is given, and the server always gives one.
     """
     config = GraphConfig.from_file(graph_file)
     if settings:
