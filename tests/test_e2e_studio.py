@@ -135,7 +135,7 @@ def check_decision(values: dict[str, Any]) -> None:
 async def test_a_seed_runs_through_the_dev_server(server: str):
     client = get_client(url=server)
     graphs = {a["graph_id"] for a in await client.assistants.search(limit=20)}
-    assert {"gra", "gra_qwen", "gra_conflict"} <= graphs
+    assert {"gra", "gra_human", "gra_qwen", "gra_conflict"} <= graphs
 
     thread = await client.threads.create()
     seed = ANNOTATED[2]  # a math seed
