@@ -29,6 +29,8 @@ from gra_graph.calibrate_cli import add_command as add_calibrate
 from gra_graph.checkpoints import CheckpointDatabaseError
 from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.drawing import FORMATS, DrawingError
+from gra_graph.export_cli import COMMAND as EXPORT
+from gra_graph.export_cli import add_command as add_export
 from gra_graph.inputs import InputFileError
 from gra_graph.llm.bundled import BundledModelError
 from gra_graph.llm.engine import ModelLoadError
@@ -375,6 +377,7 @@ def _parser() -> argparse.ArgumentParser:
     _viewer_parsers(sub)
     add_time_travel(sub)  # gra inspect, gra rerun
     add_calibrate(sub)  # gra calibrate-check
+    add_export(sub)  # gra export
     return parser
 
 
@@ -454,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
             from gra_graph.calibrate_cli import run_command as calibrate
 
             return calibrate(args, console)
+        if args.command == EXPORT:
+            from gra_graph.export_cli import run_command as run_export
+
+            return run_export(args, console)
         if args.command in TIME_TRAVEL:
             from gra_graph.timetravel_cli import run_command
 
