@@ -21,6 +21,13 @@ EXIT_PUSH = 5  # the dataset is written, but the upload to the Hub failed
 COMMAND = "export"
 
 
+def _path(text: str) -> Path:
+    """An argparse type: a path, refused up front if it holds a NUL byte (as cli._path)."""
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: a path cannot contain a NUL byte")
+    return Path(text)
+
+
 def add_command(sub: argparse._SubParsersAction) -> None:
     """Add ``export`` to the ``gra`` parser's subcommands."""
     export = sub.add_parser(
@@ -34,11 +41,11 @@ def add_command(sub: argparse._SubParsersAction) -> None:
         "rejected) from revisions, people's edits and samples of one seed. A directory --out "
         "(the default) also gets a dataset card, README.md.",
     )
-    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run directory")
+    export.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="a run directory")
     export.add_argument("--format", required=True, choices=FORMATS, help="what to write")
     export.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         default=None,
         metavar="PATH",
         help="a directory for the data and its card (default: RUN_DIR-FORMAT beside the run), "
@@ -61,7 +68,7 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "--eval",
-        type=Path,
+        type=_path,
         default=None,
         metavar="REPORT",
         help="a gra eval --json report whose figures of this run go into the card",
@@ -104,7 +111,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
 def _report(result: ExportResult, fmt: str, console: Console) -> None:
     if result.pairs is not None:
         console.print(result.pairs.summary(), highlight=False, soft_wrap=True)
-        for why in result.pairs.why_none:
+        for why in result.pairs.notes:
             console.print(f"  {safe(why)}", highlight=False, soft_wrap=True)
     console.print(
         f"wrote {result.rows} {fmt} row(s) to {safe(result.out)}", highlight=False, soft_wrap=True

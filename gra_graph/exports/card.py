@@ -111,8 +111,8 @@ def _graph_section(run: RunRecords, config: GraphConfig | None, note: str) -> li
     t = config.thresholds
     settings = [
         ("committee size", config.committee_size),
-        ("tau (accept if mean score >=)", t.tau),
-        ("delta (adjudicate if spread >)", t.delta),
+        ("tau: lowest mean score accepted", t.tau),
+        ("delta: largest spread without adjudication", t.delta),
         ("min valid reviews", t.min_valid_reviews),
         ("adjudication", config.adjudication),
         (
@@ -185,7 +185,7 @@ def _pairs_section(pairs: PairCounts) -> list[str]:
         "",
         *_table(("kind", "pairs"), [(k, pairs.by_kind[k]) for k in PAIR_KINDS]),
     ]
-    return lines + [f"- {why}" for why in pairs.why_none] + [""]
+    return lines + [f"- {why}" for why in pairs.notes] + [""]
 
 
 def read_eval_report(path: Path, run: RunRecords) -> dict[str, Any]:

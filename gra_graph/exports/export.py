@@ -55,9 +55,7 @@ def _rows(run: RunRecords, fmt: str, status: str, seed_pairs: SeedPairs) -> tupl
 
 def _nothing_to_export(run: RunRecords, fmt: str, status: str, pairs: PairCounts | None) -> str:
     if pairs is not None:
-        return "\n".join(
-            [f"{pairs.summary()}: nothing written", *(f"  {w}" for w in pairs.why_none)]
-        )
+        return "\n".join([f"{pairs.summary()}: nothing written", *(f"  {w}" for w in pairs.notes)])
     total = len(run.records)
     hint = "" if status == "all" else "; --status all exports every record"
     return f"--status {status} selects no {fmt} row of the {total} record(s){hint}"

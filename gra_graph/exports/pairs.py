@@ -32,12 +32,13 @@ SeedPairs = Literal["same", "any"]
 
 @dataclass
 class PairCounts:
-    """How many pairs of each kind a run yields, and why there are none where there are none."""
+    """How many pairs of each kind a run yields; ``notes`` say why a kind has none, and what
+    was left out."""
 
     by_kind: Counter[str] = field(default_factory=Counter)
     different_instructions: int = 0
     """accepted/rejected combinations of one seed left out: they answer different instructions"""
-    why_none: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -182,12 +183,12 @@ def preference_pairs(
     pairs = [p for r in records for p in (*revision_pairs(r), *human_edit_pair(r))]
     pairs += seed_pairs(records, policy, counts)
     counts.by_kind.update(p["kind"] for p in pairs)
-    counts.why_none = _why_none(records, counts, policy)
+    counts.notes = _notes(records, counts, policy)
     return pairs, counts
 
 
-def _why_none(records: list[Record], counts: PairCounts, policy: SeedPairs) -> list[str]:
-    """Why each kind of pair is missing, in words a user can act on."""
+def _notes(records: list[Record], counts: PairCounts, policy: SeedPairs) -> list[str]:
+    """Why each kind of pair is missing, and what was left out, in words a user can act on."""
     why = []
     if not counts.by_kind["revision"]:
         if not any(r.revisions for r in records):
@@ -197,18 +198,19 @@ def _why_none(records: list[Record], counts: PairCounts, policy: SeedPairs) -> l
             )
         else:
             why.append("revision: the revisions left their response unchanged")
+    skipped = counts.different_instructions if policy != "any" else 0
     if not counts.by_kind["same_seed"]:
         per_seed = Counter(r.seed_index for r in records)
         if not per_seed or max(per_seed.values()) < 2:
             why.append("same_seed: one sample per seed (run with --samples-per-seed 2 or more)")
-        elif counts.different_instructions and policy != "any":
-            why.append(
-                f"same_seed: {counts.different_instructions} accepted/rejected combination(s) "
-                "of one seed answer different instructions (each sample writes its own); "
-                "--seed-pairs any pairs them with the accepted sample's instruction as the prompt"
-            )
-        else:
+        elif not skipped:
             why.append("same_seed: no seed has both an accepted and a rejected sample")
+    if skipped:
+        why.append(
+            f"same_seed: {skipped} accepted/rejected combination(s) of one seed left out: they "
+            "answer different instructions (each sample writes its own); --seed-pairs any "
+            "pairs them with the accepted sample's instruction as the prompt"
+        )
     if not counts.by_kind["human_edit"]:
         why.append("human_edit: no person edited a response (adjudication: human)")
     return why
