@@ -67,6 +67,15 @@ def add_command(sub: argparse._SubParsersAction) -> None:
         "prompt)",
     )
     export.add_argument(
+        "--min-margin",
+        type=float,
+        default=0.0,
+        metavar="M",
+        help="dpo: leave out a pair whose margin (chosen mu minus rejected mu, both scored) is "
+        "below M (default 0: a revision that scored lower than what it replaced is left out); "
+        "-10 keeps every pair",
+    )
+    export.add_argument(
         "--eval",
         type=_path,
         default=None,
@@ -99,6 +108,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             overwrite=args.overwrite,
             eval_report=args.eval,
             seed_pairs=args.seed_pairs,
+            min_margin=args.min_margin,
         )
     except ExportError as exc:
         return _error(console, str(exc))

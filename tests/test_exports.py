@@ -312,6 +312,20 @@ def test_revisions_give_pairs_with_the_scores_of_both_rounds(run: Path):
     assert counts.by_kind["revision"] == 2
 
 
+def test_a_revision_that_scored_lower_is_left_out_unless_min_margin_allows(tmp_path: Path):
+    worse = revised_record(0)
+    worse["verdicts"][1]["mu"] = 3.0  # round 1 scored below round 0's 4.0
+    run = make_run(tmp_path / "run", [worse])
+    records = read_run(run).records
+    pairs, counts = preference_pairs(records)
+    assert [p["chosen_round"] for p in pairs] == [2] and counts.below_margin["revision"] == 1
+    assert any("1 pair(s) left out: the chosen response scored below" in n for n in counts.notes)
+    pairs, counts = preference_pairs(records, min_margin=-10)
+    assert [p["margin"] for p in pairs] == [-1.0, 6.0] and not counts.below_margin
+    pairs, _ = preference_pairs(records, min_margin=5)
+    assert [p["margin"] for p in pairs] == [6.0]
+
+
 def test_same_seed_pairs_share_their_instruction_unless_any_is_asked(run: Path):
     records = read_run(run).records
     pairs, counts = preference_pairs(records)

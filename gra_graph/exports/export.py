@@ -32,7 +32,9 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _rows(run: RunRecords, fmt: str, status: str, seed_pairs: SeedPairs) -> tuple[list, Any, list]:
+def _rows(
+    run: RunRecords, fmt: str, status: str, seed_pairs: SeedPairs, min_margin: float | None
+) -> tuple[list, Any, list]:
     """The rows of ``fmt``, the pair counts (``dpo``), and notes on records left out."""
     notes = []
     if run.unreadable or run.duplicates:
@@ -41,7 +43,7 @@ def _rows(run: RunRecords, fmt: str, status: str, seed_pairs: SeedPairs) -> tupl
             f"and {run.duplicates} repeated line(s) of one seed-sample"
         )
     if fmt == "dpo":
-        pairs, counts = preference_pairs(run.records, seed_pairs)
+        pairs, counts = preference_pairs(run.records, seed_pairs, min_margin)
         return pairs, counts, notes
     selected = run.select(status)
     if fmt in TABLE_FORMATS:
@@ -83,6 +85,7 @@ def export_run(
     overwrite: bool = False,
     eval_report: Path | None = None,
     seed_pairs: SeedPairs = "same",
+    min_margin: float | None = 0.0,
 ) -> ExportResult:
     """Export the run in ``run_path`` as ``fmt`` (one of :data:`FORMATS`).
 
@@ -99,7 +102,7 @@ def export_run(
         raise ExportError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     run_path = Path(run_path)
     run = read_run(run_path)
-    rows, pairs, notes = _rows(run, fmt, status, seed_pairs)
+    rows, pairs, notes = _rows(run, fmt, status, seed_pairs, min_margin)
     if not rows:
         raise ExportError(_nothing_to_export(run, fmt, status, pairs))
     destination, directory = _destination(run_path, fmt, out)

@@ -4,9 +4,9 @@ convention, with the scores of both sides.
 Three kinds, each a response preferred to another response *to the same instruction*:
 
 - ``revision``: a revised response (chosen) against the response it replaced (rejected), one
-  pair per revise round. The revision is chosen because it is the version the method kept,
-  whatever it scored: ``margin`` (chosen mu minus rejected mu) lets a trainer drop the pairs
-  whose revision scored lower.
+  pair per revise round. A revision can score lower than what it replaced (small models often
+  do worse): such a pair is left out unless ``min_margin`` allows it (see
+  :func:`preference_pairs`); ``margin`` is chosen mu minus rejected mu.
 - ``human_edit``: a person's edit (``adjudication: human``) against the response they edited.
 - ``same_seed``: an accepted sample against a rejected sample of the same seed (runs with
   ``--samples-per-seed`` above 1). Each sample writes its own instruction, so two samples of
@@ -38,6 +38,8 @@ class PairCounts:
     by_kind: Counter[str] = field(default_factory=Counter)
     different_instructions: int = 0
     """accepted/rejected combinations of one seed left out: they answer different instructions"""
+    below_margin: Counter[str] = field(default_factory=Counter)
+    """pairs left out by kind: the chosen side scored lower than the rejected by too much"""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -175,22 +177,38 @@ def seed_pairs(
 
 
 def preference_pairs(
-    records: list[Record], policy: SeedPairs = "same"
+    records: list[Record], policy: SeedPairs = "same", min_margin: float | None = 0.0
 ) -> tuple[list[dict[str, Any]], PairCounts]:
     """Every pair the records yield (revisions, human edits, then same-seed pairs), and their
-    counts with the reasons a kind has none."""
+    counts with the reasons a kind has none.
+
+    A pair whose two sides were both scored and whose ``margin`` (chosen mu minus rejected mu)
+    is below ``min_margin`` is left out and counted: by default a revision that scored lower
+    than the response it replaced is no preference to learn (``None`` keeps every pair).
+    """
     counts = PairCounts()
     pairs = [p for r in records for p in (*revision_pairs(r), *human_edit_pair(r))]
     pairs += seed_pairs(records, policy, counts)
+    if min_margin is not None:
+        low = [p for p in pairs if p["margin"] is not None and p["margin"] < min_margin]
+        counts.below_margin.update(p["kind"] for p in low)
+        pairs = [p for p in pairs if p["margin"] is None or p["margin"] >= min_margin]
     counts.by_kind.update(p["kind"] for p in pairs)
-    counts.notes = _notes(records, counts, policy)
+    counts.notes = _notes(records, counts, policy, min_margin)
     return pairs, counts
 
 
-def _notes(records: list[Record], counts: PairCounts, policy: SeedPairs) -> list[str]:
+def _notes(
+    records: list[Record], counts: PairCounts, policy: SeedPairs, min_margin: float | None
+) -> list[str]:
     """Why each kind of pair is missing, and what was left out, in words a user can act on."""
     why = []
-    if not counts.by_kind["revision"]:
+    for kind, n in counts.below_margin.items():
+        why.append(
+            f"{kind}: {n} pair(s) left out: the chosen response scored below the rejected one "
+            f"(margin < {min_margin:g}); --min-margin sets the bound (-10 keeps every pair)"
+        )
+    if not counts.by_kind["revision"] and not counts.below_margin["revision"]:
         if not any(r.revisions for r in records):
             why.append(
                 "revision: no sample was revised (graphs/gra.yaml has revise.max_rounds: 0; "
