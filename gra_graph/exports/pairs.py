@@ -211,8 +211,8 @@ def _notes(
     if not counts.by_kind["revision"] and not counts.below_margin["revision"]:
         if not any(r.revisions for r in records):
             why.append(
-                "revision: no sample was revised (graphs/gra.yaml has revise.max_rounds: 0; "
-                "run graphs/gra_revise.yaml, or set revise.max_rounds above 0)"
+                "revision: no sample was revised (a graph revises when its revise.max_rounds "
+                "is above 0, as graphs/gra_revise.yaml's is)"
             )
         else:
             why.append("revision: the revisions left their response unchanged")
