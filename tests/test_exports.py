@@ -14,6 +14,7 @@ import yaml
 
 from gra_graph.cli import main
 from gra_graph.config import GraphConfig
+from gra_graph.exports import writers
 from gra_graph.exports.export import export_run
 from gra_graph.exports.pairs import preference_pairs
 from gra_graph.exports.source import read_run
@@ -268,6 +269,22 @@ def test_an_existing_out_is_kept_unless_overwrite_and_a_run_dir_never_replaced(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "run"], "no staging left"
 
 
+def test_a_failed_write_leaves_nothing_and_says_so(run: Path, tmp_path: Path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ExportError, match="cannot write into"):
+        export_run(run, "jsonl", blocker / "ds")
+
+    def full_disk(path: Path, rows: list) -> None:
+        path.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(writers.WRITERS, "jsonl", (full_disk, ".jsonl"))
+    with pytest.raises(ExportError, match=r"cannot write .*ds: No space left on device"):
+        export_run(run, "sharegpt", tmp_path / "ds")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "run"], "nothing left"
+
+
 def test_the_default_out_is_beside_the_run(run: Path):
     result = export_run(run, "alpaca")
     assert result.out == run.parent / "run-alpaca" and (result.out / "train.jsonl").is_file()
@@ -514,3 +531,41 @@ def test_hostile_records_do_not_crash_any_format(tmp_path: Path, fmt: str, capsy
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "<b>" not in card and "&lt;b&gt;" in card and "r\\|1&lt;x&gt;" in card
     assert card_parts(card)[0]["pretty_name"]
+
+
+# --- records the runner wrote --------------------------------------------------------------
+
+
+async def test_a_scripted_revise_run_exports_its_kept_rows_and_its_revisions(tmp_path: Path):
+    """Records as the runner writes them (scripted members): every sample is scored 6, revised,
+    then scored 9; the near-duplicate pass keeps one of the identical samples."""
+    from gra_graph.runner import Runner
+    from tests.support.fakes import coding_seeds, committee_config, fake_members, scores
+
+    def score(title: str, prompt: str) -> str:
+        return scores(9 if "# revised" in prompt else 6)
+
+    config = committee_config(
+        revise={"max_rounds": 1, "score_floor": 5}, dedup={"embedder": "ngram"}
+    )
+    members = fake_members(config, {r: {"ScoreOutput": score} for r in ("r1", "r2", "r3")})
+    out = tmp_path / "run"
+    runner = Runner(config, coding_seeds(2), out, samples_per_seed=2, members=members)
+    async with runner:
+        records = [r async for r in runner.records()]
+    assert [len(r.revisions) for r in records] == [1, 1, 1, 1]
+
+    kept = read_jsonl(export_run(out, "jsonl", tmp_path / "kept").out / "train.jsonl")
+    accepted = read_jsonl(out / "accepted.jsonl")
+    assert [(r["instruction"], r["response"]) for r in kept] == [
+        (r["instruction"], r["response"]) for r in accepted
+    ], "--status accepted is what accepted.jsonl holds"
+    assert len(kept) < len(records), "the near-duplicate pass dropped some"
+
+    result = export_run(out, "dpo", tmp_path / "dpo")
+    pairs = read_jsonl(result.out / "train.jsonl")
+    assert result.pairs.by_kind == {"revision": 4}
+    for pair in pairs:
+        assert "# revised" in pair["chosen"] and "# revised" not in pair["rejected"]
+        assert (pair["chosen_mu"], pair["rejected_mu"], pair["margin"]) == (9.0, 6.0, 3.0)
+        assert pair["prompt"] == "Write a memoized recursive Fibonacci function in Python."

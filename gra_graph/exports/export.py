@@ -76,6 +76,30 @@ def _destination(run_path: Path, fmt: str, out: Path | None) -> tuple[Path, bool
     return out, False
 
 
+def _write(
+    stage: Path,
+    rows: list[dict[str, Any]],
+    directory: bool,
+    run: RunRecords,
+    facts: CardFacts,
+    eval_entry: dict[str, Any] | None,
+) -> None:
+    """Write the rows into ``stage``: the file itself, or the data and the card into the
+    directory (``facts.data_files`` is filled in here)."""
+    write, suffix = WRITERS["parquet" if facts.format == "parquet" else "jsonl"]
+    if not directory:
+        write(stage, rows)
+        return
+    if facts.format == "hf":
+        write_hf(stage, rows)
+    else:
+        facts.data_files = [f"{DATA_STEM}{suffix}"]
+        write(stage / facts.data_files[0], rows)
+    config, config_note = run_graph(run.manifest)
+    card = dataset_card(run, facts, config, config_note, eval_entry)
+    (stage / CARD_FILE).write_text(card, encoding="utf-8")
+
+
 def export_run(
     run_path: str | Path,
     fmt: str,
@@ -109,29 +133,19 @@ def export_run(
     eval_entry = read_eval_report(eval_report, run) if eval_report else None
     if eval_report and not directory:
         notes.append("--eval is for the card, which only a directory --out gets")
-    container = "parquet" if fmt == "parquet" else "jsonl"
-    write, suffix = WRITERS[container]
-    with staged(destination, overwrite, directory) as stage:
-        if not directory:
-            write(stage, rows)
-        else:
-            if fmt == "hf":
-                write_hf(stage, rows)
-                data_files = []
-            else:
-                data_files = [f"{DATA_STEM}{suffix}"]
-                write(stage / data_files[0], rows)
-            config, config_note = run_graph(run.manifest)
-            facts = CardFacts(
-                format=fmt,
-                status="all" if fmt == "dpo" else status,
-                rows=len(rows),
-                data_files=data_files,
-                columns=list(dict.fromkeys(k for row in rows for k in row)),
-                pairs=pairs,
-            )
-            card = dataset_card(run, facts, config, config_note, eval_entry)
-            (stage / CARD_FILE).write_text(card, encoding="utf-8")
+    facts = CardFacts(
+        format=fmt,
+        status="all" if fmt == "dpo" else status,
+        rows=len(rows),
+        data_files=[],
+        columns=list(dict.fromkeys(k for row in rows for k in row)),
+        pairs=pairs,
+    )
+    try:
+        with staged(destination, overwrite, directory) as stage:
+            _write(stage, rows, directory, run, facts, eval_entry)
+    except OSError as exc:  # a full disk, a read-only folder: the staged copy is gone
+        raise ExportError(f"cannot write {destination}: {exc.strerror or exc}") from None
     return ExportResult(
         out=destination,
         rows=len(rows),
