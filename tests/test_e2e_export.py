@@ -19,6 +19,8 @@ pytestmark = pytest.mark.e2e
 
 SEEDS = ROOT / "examples" / "seeds.jsonl"
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+for _name, _value in OFFLINE.items():  # the exports run in this process: nothing goes online
+    os.environ.setdefault(_name, _value)
 
 
 def gra(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -30,6 +32,13 @@ def gra(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         timeout=timeout,
         env={**os.environ, **OFFLINE},
     )
+
+
+def export(*args: str) -> int:
+    """``gra export`` in this process (the run is the slow part, not the import)."""
+    from gra_graph.cli import main
+
+    return main(["export", *args])
 
 
 def revising_graph(path: Path) -> Path:
@@ -59,7 +68,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_every_format_of_a_real_run_reads_back(real_run: Path, tmp_path: Path):
+def test_every_format_of_a_real_run_reads_back(real_run: Path, tmp_path: Path, capsys):
     import datasets
     import pyarrow.parquet as pq
 
@@ -68,8 +77,8 @@ def test_every_format_of_a_real_run_reads_back(real_run: Path, tmp_path: Path):
     with_text = [r for r in records if r["instruction"] and r["response"]]
     for fmt in ("jsonl", "parquet", "hf", "sharegpt", "alpaca", "chatml", "openai"):
         out = tmp_path / fmt
-        result = gra("export", str(real_run), "--format", fmt, "--status", "all", "--out", str(out))
-        assert result.returncode == 0, result.stderr
+        code = export(str(real_run), "--format", fmt, "--status", "all", "--out", str(out))
+        assert code == 0, capsys.readouterr().err
         if fmt == "parquet":
             rows = pq.read_table(out / "train.parquet").to_pylist()
         elif fmt == "hf":
@@ -85,18 +94,22 @@ def test_every_format_of_a_real_run_reads_back(real_run: Path, tmp_path: Path):
         assert "bundled:" in card  # the members' model refs, from the records
 
 
-def test_a_real_revision_becomes_a_pair_with_both_rounds_scored(real_run: Path, tmp_path: Path):
+def test_a_real_revision_becomes_a_pair_with_both_rounds_scored(
+    real_run: Path, tmp_path: Path, capsys
+):
     records = [json.loads(line) for line in (real_run / "records.jsonl").read_text().splitlines()]
     revisions = [(r, v) for r in records for v in r["revisions"]]
     assert revisions, "a scored sample under tau 10 with a floor of 0 is revised"
     report = tmp_path / "eval.json"
-    evaluated = gra("eval", str(real_run), "--json", str(report), "--no-embeddings")
-    assert evaluated.returncode == 0, evaluated.stderr
+    from gra_graph.cli import main
+
+    assert main(["eval", str(real_run), "--json", str(report), "--no-embeddings"]) == 0
     out = tmp_path / "dpo"
     args = ["--format", "dpo", "--out", str(out), "--min-margin", "-10", "--eval", str(report)]
-    result = gra("export", str(real_run), *args)
-    assert result.returncode == 0, result.stderr
-    assert f"{len(revisions)} preference pairs (revision {len(revisions)}," in result.stderr
+    code = export(str(real_run), *args)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"{len(revisions)} preference pairs (revision {len(revisions)}," in err
     pairs = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     for pair, (record, revision) in zip(pairs, revisions, strict=True):
         assert pair["prompt"] == record["instruction"]

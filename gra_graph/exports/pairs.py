@@ -37,7 +37,8 @@ class PairCounts:
 
     by_kind: Counter[str] = field(default_factory=Counter)
     different_instructions: int = 0
-    """accepted/rejected combinations of one seed left out: they answer different instructions"""
+    """accepted/rejected combinations of one seed whose instructions differ (left out unless
+    ``seed_pairs="any"``)"""
     below_margin: Counter[str] = field(default_factory=Counter)
     """pairs left out by kind: the chosen side scored lower than the rejected by too much"""
     notes: list[str] = field(default_factory=list)

@@ -120,26 +120,26 @@ def flat_row(record: Record, near_duplicate: bool) -> dict[str, Any]:
     }
 
 
-def _sharegpt(record: Record, chat: list[dict[str, str]], meta: dict[str, Any]) -> dict:
+def _sharegpt(chat: list[dict[str, str]], meta: dict[str, Any]) -> dict:
     speaker = {"user": "human", "assistant": "gpt"}
     turns = [{"from": speaker[m["role"]], "value": m["content"]} for m in chat]
     return {"conversations": turns, **meta}
 
 
-def _alpaca(record: Record, chat: list[dict[str, str]], meta: dict[str, Any]) -> dict:
+def _alpaca(chat: list[dict[str, str]], meta: dict[str, Any]) -> dict:
     return {"instruction": chat[0]["content"], "input": "", "output": chat[1]["content"], **meta}
 
 
-def _chatml(record: Record, chat: list[dict[str, str]], meta: dict[str, Any]) -> dict:
+def _chatml(chat: list[dict[str, str]], meta: dict[str, Any]) -> dict:
     text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in chat)
     return {"messages": chat, "text": text, **meta}
 
 
-def _openai(record: Record, chat: list[dict[str, str]], meta: dict[str, Any]) -> dict:
-    return {"messages": chat}
+def _openai(chat: list[dict[str, str]], meta: dict[str, Any]) -> dict:
+    return {"messages": chat}  # the fine-tuning format has no room for metadata
 
 
-CHAT_ROWS: dict[str, Callable[[Record, list[dict[str, str]], dict[str, Any]], dict]] = {
+CHAT_ROWS: dict[str, Callable[[list[dict[str, str]], dict[str, Any]], dict]] = {
     "sharegpt": _sharegpt,
     "alpaca": _alpaca,
     "chatml": _chatml,
@@ -154,7 +154,7 @@ def chat_row(record: Record, style: str, near_duplicate: bool) -> dict[str, Any]
     if chat is None:
         return None
     meta = metadata(record, near_duplicate)
-    return clean_text(CHAT_ROWS[style](record, chat, meta))
+    return clean_text(CHAT_ROWS[style](chat, meta))
 
 
 def uniform_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
