@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +284,16 @@ def test_a_failed_write_leaves_nothing_and_says_so(run: Path, tmp_path: Path, mo
     with pytest.raises(ExportError, match=r"cannot write .*ds: No space left on device"):
         export_run(run, "sharegpt", tmp_path / "ds")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "run"], "nothing left"
+
+
+@pytest.mark.parametrize(("fmt", "module"), [("hf", "datasets"), ("parquet", "pyarrow")])
+def test_a_missing_package_names_the_extra(
+    run: Path, tmp_path: Path, monkeypatch, fmt: str, module: str
+):
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    with pytest.raises(ExportError, match=rf"needs the package {module}: .*gra-graph\[datasets\]"):
+        export_run(run, fmt, tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
 
 
 def test_the_default_out_is_beside_the_run(run: Path):

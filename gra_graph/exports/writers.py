@@ -5,6 +5,7 @@ export leaves nothing half-written and an existing one is replaced only when ask
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -22,6 +23,18 @@ class ExportError(ValueError):
     """An export that cannot be written as asked (said in one line; nothing was written)."""
 
 
+def _require(module: str, fmt: str) -> Any:
+    """Import ``module``, or say which extra installs it (the core install has neither
+    pyarrow nor datasets)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ExportError(
+            f"--format {fmt} needs the package {module.split('.')[0]}: install the extra with "
+            "pip install 'gra-graph[datasets]' (or pip install -e '.[datasets]' in a checkout)"
+        ) from None
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     """One JSON object per line, UTF-8, non-ASCII written as itself."""
     with path.open("w", encoding="utf-8", newline="\n") as fh:
@@ -31,27 +44,24 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(fh.fileno())
 
 
-def arrow_table(rows: list[dict[str, Any]]) -> Any:
+def arrow_table(rows: list[dict[str, Any]], fmt: str) -> Any:
     """The rows as a ``pyarrow.Table`` (every column in every row, types inferred)."""
-    import pyarrow as pa
-
+    pa = _require("pyarrow", fmt)
     return pa.Table.from_pylist(uniform_columns(rows))
 
 
 def write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     """The rows as one Parquet file (read back with ``pyarrow.parquet.read_table``)."""
-    import pyarrow.parquet as pq
-
-    pq.write_table(arrow_table(rows), path)
+    table = arrow_table(rows, "parquet")
+    _require("pyarrow.parquet", "parquet").write_table(table, path)
 
 
 def write_hf(path: Path, rows: list[dict[str, Any]]) -> Any:
     """The rows as a ``datasets.Dataset`` saved with ``save_to_disk`` into the directory
     ``path`` (read back with ``datasets.load_from_disk``); returns the dataset."""
-    import datasets
-
+    datasets = _require("datasets", "hf")
     datasets.disable_progress_bars()  # the command prints its own one-line result
-    dataset = datasets.Dataset(arrow_table(rows))
+    dataset = datasets.Dataset(arrow_table(rows, "hf"))
     dataset.save_to_disk(str(path))
     return dataset
 
