@@ -13,6 +13,7 @@ from gra_graph.exports.pairs import PairCounts, SeedPairs, preference_pairs
 from gra_graph.exports.rows import CHAT_FORMATS, TABLE_FORMATS, chat_row, clean_text, flat_row
 from gra_graph.exports.source import RunRecords, read_run, run_graph
 from gra_graph.exports.writers import WRITERS, ExportError, staged, write_hf
+from gra_graph.rundirs import RECORDS_FILE
 
 FORMATS = (*TABLE_FORMATS, *CHAT_FORMATS, "dpo")
 """Every ``--format``; all but ``parquet`` and ``hf`` write JSON Lines."""
@@ -39,7 +40,7 @@ def _rows(
     notes = []
     if run.unreadable or run.duplicates:
         notes.append(
-            f"left out {run.unreadable} line(s) of records.jsonl that are not valid records "
+            f"left out {run.unreadable} line(s) of {RECORDS_FILE} that are not valid records "
             f"and {run.duplicates} repeated line(s) of one seed-sample"
         )
     if fmt == "dpo":
