@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Synthesize instruction data with a peer-review committee of small local "
         "LLMs (GRA: Generator, Reviewers, Adjudicator).",
         epilog="exit codes: 0 done; 2 bad input or a busy directory (nothing written); 3 some "
-        "seed-samples failed (run again); 4 the disk filled up (run again); 70 an unexpected "
+        "seed-samples failed (run again); 4 the disk filled up (run again); 5 gra export wrote "
+        "the dataset but could not push it to the Hub; 70 an unexpected "
         "error (the traceback is in the log file named); 130 Ctrl-C; 143 SIGTERM (both stop "
         "cleanly: run again to resume)",
     )
