@@ -80,7 +80,7 @@ class CsvSource:
                     return
                 except csv.Error as exc:
                     raise SeedFileError(
-                        f"{self.name}: line {reader.line_num}: malformed CSV ({exc})"
+                        f"{self.name}: line {feed.start}: malformed CSV ({exc})"
                     ) from None
                 if record:
                     yield feed.start, record
