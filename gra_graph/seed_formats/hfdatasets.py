@@ -30,7 +30,7 @@ HUB_PREFIX = "hf:"
 
 _HUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?")
 
-BATCH_BYTES = 32 << 20
+BATCH_BYTES = 8 << 20
 """About how many bytes of seed columns one batch holds."""
 
 MAX_BATCH_ROWS = 1024

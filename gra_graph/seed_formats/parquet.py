@@ -20,7 +20,7 @@ from gra_graph.seed_formats.options import SeedOptions
 from gra_graph.seed_formats.rows import SeedMaker, resolve_columns
 from gra_graph.seed_formats.source import RawRow
 
-BATCH_BYTES = 32 << 20
+BATCH_BYTES = 8 << 20
 """About how many bytes of seed columns one batch holds (at least one row, at most
 :data:`MAX_BATCH_ROWS`)."""
 
