@@ -110,6 +110,11 @@ def test_parquet_csv_tsv_and_datasets_give_the_jsonl_seeds(tmp_path: Path, refer
         assert len(seeds) == 14 and seeds.source.unit == "row"
 
 
+def test_the_shipped_csv_holds_the_shipped_seeds(reference: SeedFile):
+    shipped = SeedFile.scan(ROOT / "examples" / "seeds.csv")
+    assert list(shipped) == list(reference) and shipped.fingerprint == reference.fingerprint
+
+
 def test_mapped_columns_give_the_same_seeds(tmp_path: Path, reference: SeedFile):
     rows = renamed(example_rows())
     columns = dict(RENAMED)
