@@ -484,24 +484,52 @@ def gra_fake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_gra_run_and_resume_keep_the_mapping(tmp_path: Path):
-    rows = renamed(example_rows())[:3]
-    path = write_csv(tmp_path / "seeds.csv", rows)
+def test_gra_run_and_resume_keep_the_mapping_and_split(tmp_path: Path):
+    path = save_dataset(tmp_path / "saved", renamed(example_rows())[:3], splits=("train", "dev"))
     graph = tmp_path / "g.yaml"
     graph.write_text(scripted_graph_text(), encoding="utf-8")
     out = tmp_path / "run"
     args = ["run", str(graph), "--seeds", str(path), "--out", str(out), "--quiet"]
-    refused = gra_fake(*args)
+    refused = gra_fake(*args, "--split", "dev")
     assert refused.returncode == 2 and "no column 'instruction'" in refused.stderr
     assert not out.exists()
-    result = gra_fake(*args, "--map", MAP, "--domain-map", "coding=math")
+    result = gra_fake(*args, "--split", "dev", "--map", MAP, "--domain-map", "coding=math")
     assert result.returncode == 0, result.stderr
-    manifest = json.loads((out / "run.json").read_text())
-    command = manifest["command"]
-    assert command["seeds"] == str(path)
+    command = json.loads((out / "run.json").read_text())["command"]
+    assert command["seeds"] == str(path) and command["split"] == "dev"
     assert command["seed_columns"] == RENAMED and command["domain_map"] == {"coding": "math"}
     records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
     assert {r["seed"]["domain"] for r in records} == {"math"}  # the examples' first 3: coding
-    again = gra_fake("resume", str(out), "--quiet")
-    assert again.returncode == 0, again.stderr  # same seeds, same fingerprint: nothing to do
-    assert "records.jsonl" in again.stderr
+    again = gra_fake("resume", str(out), "--quiet")  # a directory, the same options
+    assert again.returncode == 0, again.stderr
+    assert f"seeds {path}" in " ".join(again.stderr.split())
+
+
+def test_gra_check_reads_csv_with_the_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from gra_graph.cli import EXIT_INPUT, main
+
+    path = write_csv(tmp_path / "seeds.csv", rows_with_domains(["cooking", "qa"]))
+    graph = str(ROOT / "graphs" / "gra.yaml")
+    args = ["check", graph, "--seeds", str(path), "--map", MAP]
+    assert main(args) == EXIT_INPUT
+    assert "'cooking' (1 row, first row 1)" in " ".join(capsys.readouterr().err.split())
+    assert main([*args, "--domain-map", "cooking=none"]) == 0
+    assert "seeds.csv: ok - 2 seeds" in " ".join(capsys.readouterr().err.split())
+
+
+async def test_gra_ablate_reads_mapped_seeds(tmp_path: Path):
+    from gra_graph.ablation.compare import AblationPlan, ablate
+    from tests.support.fakes import fake_members
+
+    graph = tmp_path / "g.yaml"
+    graph.write_text(scripted_graph_text("base"), encoding="utf-8")
+    seeds = write_parquet(tmp_path / "s.parquet", renamed(example_rows())[:2])
+    plan = AblationPlan(
+        seeds=seeds,
+        pairs=tmp_path / "unused.jsonl",
+        out=tmp_path / "out",
+        bench=False,
+        seed_options=SeedOptions(columns=dict(RENAMED)),
+    )
+    (row,) = await ablate([graph], plan, members=fake_members)
+    assert row.seed_samples == 2 and row.accepted == 2
