@@ -11,6 +11,7 @@ Rows are numbered from 1 after the header, and messages name the line a row star
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Hashable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -34,13 +35,14 @@ class CsvSource:
         self.name = str(path)
         self.options = options
         self.delimiter = delimiter
+        _raise_field_limit()
         with closing(self._records()) as records:
             first = next(records, None)
         header = first[1] if first else None
         if not header:
             raise SeedFileError(f"{self.name}: the CSV file has no header row (and no seeds)")
         self.header = header
-        repeated = sorted({c for c in header if header.count(c) > 1})
+        repeated = sorted(c for c, n in Counter(header).items() if n > 1)
         if repeated:
             raise SeedFileError(
                 f"{self.name}: column {shown(repeated[0])} appears twice in the header"
@@ -54,6 +56,7 @@ class CsvSource:
         return file_stamp(self.path)
 
     def rows(self) -> Iterator[RawRow]:
+        wanted = {column: self.header.index(column) for column in set(self.columns.values())}
         records = self._records()
         next(records)  # the header, checked when the source was opened
         for number, (line, record) in enumerate(records, start=1):
@@ -62,7 +65,7 @@ class CsvSource:
                 raise SeedFileError(
                     f"{where}: {len(record)} cells, but the header has {len(self.header)}"
                 )
-            yield number, where, dict(zip(self.header, record, strict=True))
+            yield number, where, {column: record[i] for column, i in wanted.items()}
 
     def _records(self) -> Iterator[tuple[int, list[str]]]:
         """Every non-blank record, with the line it starts on."""
@@ -128,9 +131,9 @@ class _LineFeed:
 
 
 def _raise_field_limit() -> None:
-    """Let one cell be as long as a whole seed may be (the csv module's default is 128 KiB)."""
+    """Let one cell be as long as a whole seed may be (the csv module's default is 128 KiB).
+
+    The limit is the csv module's, for the whole process: it is only ever raised, and only
+    once a CSV seeds file is read; the record bound above still holds every row to 16 MiB."""
     if csv.field_size_limit() < MAX_SEED_LINE_BYTES:
         csv.field_size_limit(MAX_SEED_LINE_BYTES)
-
-
-_raise_field_limit()

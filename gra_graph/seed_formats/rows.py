@@ -120,8 +120,9 @@ class SeedMaker:
     always was; with ``--map``, only the mapped (and same-named) keys are read.
 
     ``text_cells``: the source's values are text (CSV): an empty cell of an optional field is
-    "no value". For every source but JSON Lines, a ``keywords`` value that is text is read as a
-    JSON list (``["a", "b", "c"]``), which is how a CSV cell or a string column holds one.
+    "no value". Wherever columns are picked (every source but a JSON Lines line read as it
+    stands), a ``keywords`` value that is text is read as a JSON list (``["a", "b", "c"]``),
+    which is how a CSV cell or a string column holds one.
     """
 
     def __init__(
