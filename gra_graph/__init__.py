@@ -25,7 +25,7 @@ from gra_graph.runner import (
     RunWriteError,
     run_seeds,
 )
-from gra_graph.seeds import SeedFile, SeedFileError, read_seeds
+from gra_graph.seeds import SeedFile, SeedFileError, SeedOptions, read_seeds
 from gra_graph.state import Record, Seed
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "Seed",
     "SeedFile",
     "SeedFileError",
+    "SeedOptions",
     "build_graph",
     "load_members",
     "read_seeds",

@@ -38,6 +38,7 @@ from gra_graph.llm.gguf import ModelFileError
 from gra_graph.minilm import EmbedderUnavailable
 from gra_graph.rundirs import ResumeRequest, RunInfoError, run_rows
 from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
+from gra_graph.seed_formats import SeedOptions, seeds_location
 from gra_graph.seeds import SeedFile, SeedFileError
 from gra_graph.terminal import safe
 from gra_graph.timetravel_cli import COMMANDS as TIME_TRAVEL
@@ -73,6 +74,46 @@ def _path(text: str) -> Path:
     return Path(text)
 
 
+SEEDS_HELP = (
+    "seeds: a JSON Lines, .parquet, .csv or .tsv file, a directory datasets' save_to_disk "
+    "wrote, or hf:OWNER/NAME (a dataset in the local Hugging Face cache, loaded offline)"
+)
+
+
+def _add_seed_options(parser: argparse.ArgumentParser) -> None:
+    """``--map``, ``--domain-map`` and ``--split``: how the seeds' columns become seed fields."""
+    parser.add_argument(
+        "--map",
+        default=None,
+        metavar="FIELD=COLUMN,...",
+        help="read seed fields from other columns, e.g. instruction=prompt,response=completion,"
+        "domain=category (fields: instruction, response, domain, keywords, summary)",
+    )
+    parser.add_argument(
+        "--domain-map",
+        default=None,
+        metavar="VALUE=DOMAIN,...",
+        help="rename domain values outside the seven, e.g. cooking=qa,code=coding (none: no "
+        "domain, the annotating member chooses); other unknown values are refused",
+    )
+    parser.add_argument(
+        "--split",
+        default=None,
+        metavar="NAME",
+        help="the split of a datasets dataset with several (default: train)",
+    )
+
+
+def _seed_options(args: argparse.Namespace) -> SeedOptions:
+    """The seed options a command was given (checked: an unknown field is refused)."""
+    return SeedOptions.from_text(args.map, args.domain_map, args.split)
+
+
+def _request_seed_options(request: ResumeRequest) -> SeedOptions:
+    """The seed options a run was started with, as ``run.json`` recorded them."""
+    return SeedOptions(request.seed_columns, request.domain_map, request.split)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gra",
@@ -95,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
         "checkpoint.",
     )
     run.add_argument("graph", type=_path, help="graph file, e.g. graphs/gra.yaml")
-    run.add_argument("--seeds", type=_path, required=True, help="seeds JSONL file")
+    run.add_argument("--seeds", type=_path, required=True, help=SEEDS_HELP)
+    _add_seed_options(run)
     run.add_argument("--out", type=_path, required=True, help="run directory (created)")
     run.add_argument(
         "--samples-per-seed",
@@ -200,8 +242,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("graph", type=_path)
     check.add_argument(
-        "--seeds", type=_path, default=None, help="also validate this seeds file (streamed)"
+        "--seeds", type=_path, default=None, help="also validate these seeds (streamed)"
     )
+    _add_seed_options(check)
 
     draw = sub.add_parser(
         "draw",
@@ -316,7 +359,8 @@ def _parser() -> argparse.ArgumentParser:
         "graphs/ablate_*.yaml, each one factor away from graphs/gra_qwen.yaml.",
     )
     ablate.add_argument("graphs", type=_path, nargs="+", metavar="GRAPH", help="graph files")
-    ablate.add_argument("--seeds", type=_path, required=True, help="seeds JSONL file")
+    ablate.add_argument("--seeds", type=_path, required=True, help=SEEDS_HELP)
+    _add_seed_options(ablate)
     ablate.add_argument("--pairs", type=_path, required=True, help="labelled pairs JSONL file")
     ablate.add_argument("--out", type=_path, required=True, help="output directory")
     ablate.add_argument(
@@ -582,9 +626,13 @@ def _numbers_ok(args: argparse.Namespace) -> None:
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
     _numbers_ok(args)
+    options = _seed_options(args)
     request = ResumeRequest(  # everything `gra resume` needs to start the same run again
         graph=str(args.graph.resolve()),
-        seeds=str(args.seeds.resolve()),
+        seeds=seeds_location(args.seeds),
+        seed_columns=dict(options.columns),
+        domain_map=dict(options.domain_map),
+        split=options.split,
         limit=args.limit,
         samples_per_seed=args.samples_per_seed,
         concurrency=args.concurrency,
@@ -606,7 +654,9 @@ async def _start(request: ResumeRequest, out: Path, quiet: bool, console: Consol
         )
     request = request.model_copy(update={"engine": config.engine.kind})
     # streams; fails before any model loads
-    seeds = SeedFile.scan(Path(request.seeds), limit=request.limit)
+    seeds = SeedFile.scan(
+        request.seeds, limit=request.limit, options=_request_seed_options(request)
+    )
     _warn_duplicates(console, seeds)
     progress = RichProgress(console)
     runner = Runner(
@@ -764,7 +814,7 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         highlight=False,
     )
     if args.seeds is not None:
-        seeds = SeedFile.scan(args.seeds)
+        seeds = SeedFile.scan(args.seeds, options=_seed_options(args))
         console.print(f"{safe(args.seeds)}: ok - {len(seeds)} seeds", highlight=False)
         _warn_duplicates(console, seeds)
     return 0
@@ -919,6 +969,7 @@ async def _ablate(args: argparse.Namespace, console: Console) -> int:
     )
     plan = AblationPlan(
         seeds=args.seeds,
+        seed_options=_seed_options(args),
         pairs=args.pairs,
         out=args.out,
         samples_per_seed=args.samples_per_seed,

@@ -135,6 +135,9 @@ class ResumeRequest(BaseModel):
     seed: int = 0
     engine: str | None = None
     iterations: int = 1
+    seed_columns: dict[str, str] = Field(default_factory=dict, description="--map")
+    domain_map: dict[str, str | None] = Field(default_factory=dict, description="--domain-map")
+    split: str | None = Field(None, description="--split")
 
 
 class FinishedIteration(BaseModel):
@@ -390,9 +393,12 @@ class RunDir:
         changes = {k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()}
         request = request.model_copy(update={k: v for k, v in changes.items() if v is not None})
         for key in ("graph", "seeds"):
-            if not Path(getattr(request, key)).is_file():
+            place = getattr(request, key)
+            if key == "seeds" and (place.startswith("hf:") or Path(place).is_dir()):
+                continue  # a cached dataset name, or a saved datasets directory
+            if not Path(place).is_file():
                 raise RunInfoError(
-                    f"the {key} file {getattr(request, key)} recorded in {self.run_file} is "
+                    f"the {key} file {place} recorded in {self.run_file} is "
                     f"gone; pass its new place with gra resume {self.path} --{key} PATH"
                 )
         return request

@@ -48,7 +48,7 @@ def run_cli(
             [json.dumps(GOOD_SEED), "", json.dumps({"instruction": "only half"})],
             "line 3: response: Field required",
         ),
-        ([json.dumps({**GOOD_SEED, "domain": "poetry"})], "line 1: domain: Input should be"),
+        ([json.dumps({**GOOD_SEED, "domain": "poetry"})], "'poetry' (1 line, first line 1)"),
         ([json.dumps(GOOD_SEED), "[1, 2]"], "line 2: expected a JSON object"),
         ([], "has no seeds"),
     ],

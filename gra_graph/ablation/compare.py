@@ -23,7 +23,7 @@ from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.evaluation.evaluate import evaluate_run
 from gra_graph.llm.members import Members, check_member_models
 from gra_graph.runner import Runner, RunObserver
-from gra_graph.seeds import SeedFile
+from gra_graph.seeds import SeedFile, SeedOptions
 
 RunProgress = Callable[[], RunObserver]
 BenchProgress = Callable[[], BenchObserver]
@@ -69,6 +69,8 @@ class AblationPlan:
     cache: Path | None = None
     """the judge-call cache shared by every graph's bench (default ``OUT/bench.cache.sqlite``);
     a ``gra bench-review`` cache may be given, and its calls are reused"""
+    seed_options: SeedOptions | None = None
+    """how the seeds' columns become seed fields (``--map``, ``--domain-map``, ``--split``)"""
 
     @property
     def cache_path(self) -> Path:
@@ -131,7 +133,7 @@ async def ablate(
         SeedFileError, PairsFileError: the seeds or pairs file is unusable (before any work).
     """
     graphs = load_graphs(graph_files, check_models=members is None)
-    seeds = SeedFile.scan(plan.seeds, limit=plan.limit)
+    seeds = SeedFile.scan(plan.seeds, limit=plan.limit, options=plan.seed_options)
     pairs = read_pairs(plan.pairs, limit=plan.pairs_limit) if plan.bench else []
     plan.out.mkdir(parents=True, exist_ok=True)
     taken: set[str] = set()
