@@ -335,6 +335,15 @@ class Judging(_Strict):
         lt=1.0,
         description="The mean P(pass) a criterion needs under check_rule mean_probability.",
     )
+    repeat_penalty: float | None = Field(
+        1.0,
+        ge=0.0,
+        description="The repeat penalty of judge calls (instruction check, scores, "
+        "adjudication) in place of the member's own; 1.0 is none, null keeps the member's. A "
+        "penalty on recently seen tokens pushes each verdict away from the values already "
+        'written in the same reply and in the prompt (a written "pass" makes the next one '
+        "less likely, a 9 the next 9), so it is off for verdicts by default.",
+    )
     check_thresholds: dict[str, float] = Field(
         default_factory=dict,
         description="Per-criterion thresholds under check_rule mean_probability (rationality, "
@@ -640,8 +649,10 @@ class GraphConfig(_Strict):
         )
         if self.score_dimensions == SCORE_DIMENSIONS:
             exclude["score_dimensions"] = True  # runs from before the setting existed resume
-        if self.judging == Judging():
-            exclude["judging"] = True  # likewise
+        if self.judging == Judging(repeat_penalty=None):
+            exclude["judging"] = True  # likewise; verdicts sampled with the member's penalty
+        elif not self.judging.check_thresholds:
+            exclude["judging"] = {"check_thresholds": True}
         if unused := _unused_optional_stages(self):  # so do runs from before the verifiers
             exclude["verifiers"] = True
             exclude["budgets"] = {stage.value: True for stage in unused}

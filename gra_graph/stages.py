@@ -47,7 +47,8 @@ class StageSpec:
     ``output`` is ``None`` for free-text stages. ``scored`` stages ask for one score per
     dimension, so their prompt must name every dimension (checked when prompts load).
     ``optional`` stages run only when a setting turns them on (the verifiers); a graph file
-    that names no prompt for one gets the shipped prompt.
+    that names no prompt for one gets the shipped prompt. ``judges`` stages write verdicts
+    (pass/fail, scores): their calls take ``judging.repeat_penalty`` in place of the member's.
     """
 
     stage: Stage
@@ -57,6 +58,7 @@ class StageSpec:
     output: OutputSchema | None = None
     scored: bool = False
     optional: bool = False
+    judges: bool = False
 
     @property
     def prompt_file(self) -> str:
@@ -106,6 +108,7 @@ _SPECS = (
         frozenset({"domain", "instruction"}),
         80,
         _fixed(schemas.InstructionCheckOutput),
+        judges=True,
     ),
     StageSpec(
         Stage.SCORE_RESPONSE,
@@ -114,6 +117,7 @@ _SPECS = (
         144,
         schemas.score_output,
         scored=True,
+        judges=True,
     ),
     StageSpec(
         Stage.ADJUDICATE,
@@ -122,6 +126,7 @@ _SPECS = (
         128,
         schemas.adjudication_output,
         scored=True,
+        judges=True,
     ),
     StageSpec(
         Stage.REVISE,

@@ -332,3 +332,29 @@ async def test_dimensions_without_a_reading_keep_their_written_score_and_are_nam
     assert review.scores["correctness"] == 9.0 and review.scores["clarity"] == 9
     assert list(review.distributions) == ["correctness"]
     assert review.note is not None and "clarity" in review.note and "correctness" not in review.note
+
+
+@pytest.mark.parametrize(("setting", "expected"), [({}, 1.0), ({"repeat_penalty": None}, None)])
+async def test_verdicts_are_sampled_without_the_members_repeat_penalty(setting, expected):
+    # a repeat penalty counts a written "pass" (or 9) against the next one: judge calls take
+    # judging.repeat_penalty (default 1.0, none); the Generator's stages keep the member's
+    config = judging_config(**setting)
+    members = fake_members(config)
+    record = await run(config, members)
+    assert record.status == "accepted"
+    calls = [c for name in members for c in members[name].chat_model.penalties]
+    judged = {"InstructionCheckOutput", "ScoreOutput"}
+    assert {title for title, _ in calls} >= judged | {"KeywordTriple", "text"}
+    assert {p for title, p in calls if title in judged} == {expected}
+    assert {p for title, p in calls if title not in judged} == {None}
+
+
+def test_the_llama_cpp_member_takes_the_call_s_repeat_penalty():
+    from langchain_core.messages import HumanMessage
+
+    from gra_graph.llm.chat_model import LlamaCppChatModel
+
+    model = LlamaCppChatModel.model_construct(member="m", engine=None, repeat_penalty=1.1)
+    default = model._request([HumanMessage("hi")], None, {})
+    assert default.repeat_penalty == 1.1
+    assert model._request([HumanMessage("hi")], None, {"repeat_penalty": 1.0}).repeat_penalty == 1.0

@@ -141,7 +141,8 @@ class Judge:
 
         The prompt is hashed in the graph's dimension order; the order a call asks in follows
         from ``judging.score_order`` and the call's seed, both in the key, as is what the call
-        reads (expected scores, P(pass)). A check rule only decides, so it is left out.
+        reads (expected scores, P(pass)), and the repeat penalty verdicts are sampled with. A
+        check rule only decides, so it is left out.
         """
         config = self.ctx.config
         prompt = self.ctx.prompts[stage].render(values)
@@ -156,6 +157,8 @@ class Judge:
         judging = config.judging
         if stage == Stage.CHECK_INSTRUCTION and judging.reads_checks:
             settings["reads_checks"] = True
+        if judging.repeat_penalty is not None:  # replaces the member's (null: cached as before)
+            settings["verdict_repeat_penalty"] = judging.repeat_penalty
         if stage != Stage.CHECK_INSTRUCTION and judging.scoring != "sampled":
             settings["scoring"] = judging.scoring
         if stage != Stage.CHECK_INSTRUCTION and judging.score_order != "fixed":

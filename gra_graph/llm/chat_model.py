@@ -176,7 +176,7 @@ class LlamaCppChatModel(SchemaChatModel):
             temperature=float(kwargs.get("temperature", self.temperature)),
             top_p=self.top_p,
             top_k=self.top_k,
-            repeat_penalty=self.repeat_penalty,
+            repeat_penalty=float(kwargs.get("repeat_penalty", self.repeat_penalty)),
             seed=int(kwargs.get("seed", self.seed)) & 0x7FFFFFFF,
             json_schema=kwargs.get("json_schema"),
             stop=tuple(stop or ()),

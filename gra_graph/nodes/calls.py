@@ -28,6 +28,10 @@ A scored stage may be asked its dimensions in another order than the graph's (``
 schema, hence the grammar's key order, follows. ``probes`` ask a model that can read its logits
 for value distributions (:mod:`gra_graph.llm.value_probe`); they come back in
 :attr:`CallOutcome.distributions`, ``None`` when the model cannot report them.
+
+Stages that write verdicts (``StageSpec.judges``) are called with ``judging.repeat_penalty``
+in place of the member's: a repeat penalty, meant to keep free text from looping, otherwise
+counts the verdicts already written (and the prompt's own "pass"/"fail") against the next one.
 """
 
 from __future__ import annotations
@@ -80,10 +84,13 @@ async def _invoke(
     max_tokens: int,
     seed: int,
     probes: Sequence[ValueProbe] = (),
+    repeat_penalty: float | None = None,
 ) -> AIMessage:
     """One call; call arguments only for the models that take them (see the module docstring)."""
     if isinstance(model, SchemaChatModel):
         options: dict[str, object] = {"max_tokens": max_tokens, "seed": seed}
+        if repeat_penalty is not None:
+            options["repeat_penalty"] = repeat_penalty
         if schema is not None:
             options["json_schema"] = json.dumps(grammar_schema(schema))
         if probes and model.reads_values:
@@ -128,13 +135,20 @@ async def _attempts(
     faults: list[str] = []
     distributions: dict[str, dict[str, float]] | None = None
     timeout = ctx.config.generation.call_timeout_s
+    penalty = ctx.config.judging.repeat_penalty if STAGES[stage].judges else None
     for attempt in range(1, attempts + 1):
         seed = derive_seed(ctx.run_seed, member, *call_key, stage.value, attempt)
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
                 message = await _invoke(
-                    handle.chat_model, [HumanMessage(prompt)], schema, max_tokens, seed, probes
+                    handle.chat_model,
+                    [HumanMessage(prompt)],
+                    schema,
+                    max_tokens,
+                    seed,
+                    probes,
+                    penalty,
                 )
         except Exception as exc:  # a member that raises is a fault to record, not a crash
             if deadline.expired():

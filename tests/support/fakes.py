@@ -97,6 +97,8 @@ class ScriptedChatModel(SchemaChatModel):
     probing: bool = False
     distributions: dict[str, Any] = Field(default_factory=dict)
     schemas: list[dict[str, Any]] = Field(default_factory=list)
+    penalties: list[tuple[str, float | None]] = Field(default_factory=list)
+    """(schema title, the ``repeat_penalty`` call argument or None) of every call."""
 
     @property
     def _llm_type(self) -> str:
@@ -150,6 +152,7 @@ class ScriptedChatModel(SchemaChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         text = self._answer(messages, kwargs)
+        self.penalties.append((self.prompts[-1][0], kwargs.get("repeat_penalty")))
         if kwargs.get("json_schema"):
             self.schemas.append(json.loads(kwargs["json_schema"]))
         metadata: dict[str, Any] = {}
