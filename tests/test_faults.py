@@ -23,7 +23,7 @@ from gra_graph.llm.faults import FaultInjectingChatModel, break_schema, draw_fau
 from gra_graph.nodes.calls import ask_structured, ask_text
 from gra_graph.runner import Runner
 from gra_graph.schemas import grammar_schema
-from gra_graph.state import FAULT_KINDS, Seed
+from gra_graph.state import FAULT_KINDS, MODEL_FAULT_KINDS, Seed
 from tests.support.fakes import ScriptedChatModel, coding_seeds, committee_config, fake_members
 
 CLASSIFIED = {
@@ -326,7 +326,7 @@ async def test_mixed_faults_on_every_member_lose_nothing(tmp_path: Path):
             assert review.abstained == (review.error is not None)
     counted = runner.summary.faults
     assert counted == recount(records)
-    assert set().union(*counted.values()) == set(FAULT_KINDS), "all kinds were exercised"
+    assert set().union(*counted.values()) == set(MODEL_FAULT_KINDS), "all kinds were exercised"
 
     # a second run over the same directory recounts the same faults from the records
     again, _ = await run_all(config, out, samples_per_seed=2, concurrency=8)
