@@ -45,7 +45,9 @@ _TIMEOUT_NAMES = frozenset({"TimeoutError", "APITimeoutError", "TimeoutException
 _CONNECTION_NAMES = frozenset(
     {"ConnectionError", "APIConnectionError", "ConnectError", "RemoteProtocolError"}
 )
-_MALFORMED_NAMES = frozenset({"JSONDecodeError", "APIResponseValidationError", "DecodingError"})
+_MALFORMED_NAMES = frozenset(
+    {"JSONDecodeError", "APIResponseValidationError", "DecodingError", "MalformedReplyError"}
+)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

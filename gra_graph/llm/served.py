@@ -171,6 +171,16 @@ def response_format(kind: str, json_schema: str) -> dict[str, Any] | None:
     return None
 
 
+class MalformedReplyError(RuntimeError):
+    """A server answered with a body that is not a chat completion (classified
+    ``malformed_body``)."""
+
+
+# What langchain-openai raises while reading a body of the wrong shape (a missing or null
+# ``choices``, say); a well-formed reply never raises these once the model was built.
+_SHAPE_ERRORS = (TypeError, KeyError, IndexError, AttributeError)
+
+
 class ServedChatModel(SchemaChatModel):
     """A served member: its persona as the system message, and, for an OpenAI-compatible server,
     the call's token budget, seed and output schema sent with the request.
@@ -231,7 +241,12 @@ class ServedChatModel(SchemaChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        reply = self.inner.invoke(self._messages(messages), stop=stop, **self._options(kwargs))
+        try:
+            reply = self.inner.invoke(self._messages(messages), stop=stop, **self._options(kwargs))
+        except _SHAPE_ERRORS as exc:
+            if not self.sends_call_options:
+                raise
+            raise MalformedReplyError(f"not a chat completion: {exc}") from exc
         return self._result(reply)
 
     async def _agenerate(
@@ -241,7 +256,12 @@ class ServedChatModel(SchemaChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        reply = await self.inner.ainvoke(
-            self._messages(messages), stop=stop, **self._options(kwargs)
-        )
+        try:
+            reply = await self.inner.ainvoke(
+                self._messages(messages), stop=stop, **self._options(kwargs)
+            )
+        except _SHAPE_ERRORS as exc:
+            if not self.sends_call_options:  # another class's own errors are its own
+                raise
+            raise MalformedReplyError(f"not a chat completion: {exc}") from exc
         return self._result(reply)
