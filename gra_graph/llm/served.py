@@ -111,8 +111,13 @@ def build_inner_model(member: Member) -> BaseChatModel:
             chat model, or keyword arguments the class refuses.
     """
     if member.provider == "openai-compatible":
-        from langchain_openai import ChatOpenAI
-
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError:
+            raise ServedMemberError(
+                f"member {member.name!r}: provider openai-compatible needs the package "
+                'langchain-openai (pip install "gra-graph[served]")'
+            ) from None
         sampling = member.sampling
         return ChatOpenAI(
             model=member.model,

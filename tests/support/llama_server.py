@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +44,14 @@ class LlamaServer:
 
 
 @contextmanager
-def llama_server(model: str, log: Path, timeout: float = 120.0) -> Iterator[LlamaServer]:
-    """Start the server on the bundled ``model`` and wait until it answers ``/v1/models``."""
+def llama_server(
+    model: str, log: Path, timeout: float = 120.0, extra: Sequence[str] = ()
+) -> Iterator[LlamaServer]:
+    """Start the server on the bundled ``model`` (``extra``: more server options) and wait
+    until it answers ``/v1/models``."""
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_path(model))]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", *extra]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
