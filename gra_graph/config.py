@@ -212,25 +212,23 @@ class Member(_Strict):
 
     @model_validator(mode="after")
     def _check_provider(self) -> Member:
-        """Each provider's own settings, and none of another's (set explicitly)."""
-        given = self.model_fields_set
+        """Each provider's own settings, and none of another's (set to a non-default value:
+        a member dumped and validated again carries every field)."""
         if self.provider == "gguf":
-            foreign = [s for s in SERVED_ONLY_SETTINGS if s in given]
+            foreign = self._changed(SERVED_ONLY_SETTINGS)
             if not self.model:
                 raise ValueError("model: a gguf member needs a bundled model name or a path")
         else:
-            foreign = [s for s in LLAMA_CPP_ONLY_SETTINGS if s in given]
+            foreign = self._changed(LLAMA_CPP_ONLY_SETTINGS)
             if self.provider == "openai-compatible":
-                foreign += [s for s in ("class_", "kwargs") if s in given]
+                foreign += self._changed(("class_", "kwargs"))
                 if not self.base_url or not self.model:
                     raise ValueError(
                         "an openai-compatible member needs base_url (the server) and model "
                         "(the served model's name)"
                     )
             else:
-                foreign += [s for s in SERVED_ONLY_SETTINGS[:5] if s in given]
-                if "sampling" in given:
-                    foreign.append("sampling")
+                foreign += self._changed((*SERVED_ONLY_SETTINGS[:5], "sampling"))
                 if not self.class_:
                     raise ValueError(
                         'a langchain member needs class: "package.module:ClassName" '
@@ -249,6 +247,20 @@ class Member(_Strict):
                 f"{'applies' if len(foreign) == 1 else 'apply'} only to {where}"
             )
         return self
+
+    def _changed(self, fields: tuple[str, ...]) -> list[str]:
+        """Those of ``fields`` whose value is not their default."""
+        defaults = type(self).model_fields
+        return [
+            f
+            for f in fields
+            if getattr(self, f) != defaults[f].get_default(call_default_factory=True)
+        ]
+
+    def unused_provider_fields(self) -> set[str]:
+        """The provider fields a GGUF member has no use for, left out of fingerprints and cache
+        keys so that runs and caches from before other providers existed still match."""
+        return set() if self.served else {"provider", *SERVED_ONLY_SETTINGS}
 
     @property
     def served(self) -> bool:
@@ -764,9 +776,7 @@ class GraphConfig(_Strict):
             exclude["prompts"] = dict.fromkeys(unused, True)
         # runs of GGUF members from before other providers existed resume
         exclude["members"] = {
-            i: {"provider", *SERVED_ONLY_SETTINGS}
-            for i, member in enumerate(self.members)
-            if not member.served
+            i: unused for i, m in enumerate(self.members) if (unused := m.unused_provider_fields())
         }
         text = self.model_dump_json(exclude=exclude)
         text += self.engine.kind

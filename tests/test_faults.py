@@ -200,16 +200,20 @@ async def test_natural_bad_replies_are_classified(reply: str, kind: str):
     assert out.record.faults == [kind, kind]
 
 
-async def test_a_member_that_raises_is_an_exception_fault():
+@pytest.mark.parametrize(
+    ("raised", "kind"),
+    [(RuntimeError("model crashed"), "exception"), (ConnectionError("went away"), "connection")],
+)
+async def test_a_member_that_raises_is_a_classified_fault(raised: Exception, kind: str):
     def boom(title: str, prompt: str) -> str:
-        raise ConnectionError("server went away")
+        raise raised
 
     config = committee_config()
     members = fake_members(config, {"gen": {"text": boom}})
     values = {"domain": "qa", "instruction": "i"}
     out = await ask_text(_ctx(config, members), "gen", Stage.WRITE_RESPONSE, values, (0, 0))
-    assert out.record.faults == ["exception", "exception"]
-    assert out.error == "ConnectionError: server went away"
+    assert out.record.faults == [kind, kind]
+    assert out.error == f"{type(raised).__name__}: {raised}"
 
 
 class OneWorkerModel(ScriptedChatModel):

@@ -284,3 +284,23 @@ def test_served_members_are_built_without_a_request():
     handle = _served_handle(config, "remote")
     assert isinstance(handle.chat_model, ServedChatModel)
     assert not handle.chat_model.reads_values
+
+
+def test_members_survive_a_dump_and_validate_round_trip():
+    # timetravel and --set rebuild members from their dump, which carries every field
+    config = config_of(served(), {"name": "lc", "provider": "langchain", "class": "a:B"})
+    for member in config.members:
+        assert type(member).model_validate(member.model_dump()) == member
+
+
+async def test_top_k_and_repeat_penalty_are_sent_only_when_changed():
+    with bad_server() as (root, _, bodies):
+        plain = _remote_ctx(f"{root}/ok/v1")
+        tuned = _remote_ctx(f"{root}/ok/v1", sampling={"top_k": 5, "repeat_penalty": 1.3})
+        for ctx in (plain, tuned):
+            await ask_text(
+                ctx, "remote", Stage.WRITE_RESPONSE, {"domain": "qa", "instruction": "i"}, (0, 0)
+            )
+    assert "top_k" not in bodies[0] and "repeat_penalty" not in bodies[0]
+    assert bodies[1]["top_k"] == 5 and bodies[1]["repeat_penalty"] == 1.3
+    assert bodies[1]["temperature"] == 0.7 and bodies[1]["top_p"] == 0.9

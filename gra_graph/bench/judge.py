@@ -147,7 +147,9 @@ class Judge:
         prompt = self.ctx.prompts[stage].render(values)
         spec = config.member(member)
         settings: dict[str, Any] = {
-            "member": spec.model_dump(mode="json", exclude={"roles"}),
+            "member": spec.model_dump(
+                mode="json", exclude={"roles", *spec.unused_provider_fields()}
+            ),
             "model_file": member_ref(spec, config.base_dir),
             "budget": config.budgets.for_stage(stage),
             "retries": config.generation.structured_retries,

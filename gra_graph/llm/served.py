@@ -7,7 +7,8 @@ Both are wrapped in :class:`ServedChatModel`, so nodes call them the way they ca
 member: the persona is the system message, and for an OpenAI-compatible server the stage's token
 budget, the call's seed and the output schema are sent with the request (``max_tokens``,
 ``seed`` and ``response_format``; ``top_k`` and ``repeat_penalty`` only when the member's
-``sampling`` sets them, as extra body fields that llama.cpp's servers and vLLM read). A
+``sampling`` sets them to other than the defaults, as extra body fields that llama.cpp's
+servers and vLLM read). A
 ``langchain`` member's own keyword arguments decide its length and sampling, and its reply is
 parsed the same way (bare JSON or JSON in a code fence).
 
@@ -35,7 +36,7 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
-from gra_graph.config import GraphConfigError, Member
+from gra_graph.config import GraphConfigError, Member, Sampling
 from gra_graph.llm.chat_model import SchemaChatModel
 
 NO_KEY = "not-needed"
@@ -150,11 +151,14 @@ def check_served(member: Member) -> None:
 def served_chat_model(member: Member) -> ServedChatModel:
     """A served member as the chat model nodes call."""
     extra: dict[str, Any] = {}
-    explicit = member.sampling.model_fields_set
     if member.provider == "openai-compatible":
-        # not OpenAI parameters: sent only when asked for, as extra body fields
+        # not OpenAI parameters: sent only when they differ from the defaults (llama.cpp's
+        # too), as extra body fields
+        default = Sampling()
         extra = {
-            k: getattr(member.sampling, k) for k in ("top_k", "repeat_penalty") if k in explicit
+            k: getattr(member.sampling, k)
+            for k in ("top_k", "repeat_penalty")
+            if getattr(member.sampling, k) != getattr(default, k)
         }
     return ServedChatModel(
         inner=build_inner_model(member),
