@@ -24,6 +24,8 @@ from typing import Any
 
 from rich.console import Console
 
+from gra_graph.calibrate_cli import COMMAND as CALIBRATE
+from gra_graph.calibrate_cli import add_command as add_calibrate
 from gra_graph.checkpoints import CheckpointDatabaseError
 from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.drawing import FORMATS, DrawingError
@@ -372,6 +374,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _viewer_parsers(sub)
     add_time_travel(sub)  # gra inspect, gra rerun
+    add_calibrate(sub)  # gra calibrate-check
     return parser
 
 
@@ -447,6 +450,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_ablate(args, console))
         if args.command in ("stats", "view"):
             return _stats(args, console) if args.command == "stats" else _view(args, console)
+        if args.command == CALIBRATE:
+            from gra_graph.calibrate_cli import run_command as calibrate
+
+            return calibrate(args, console)
         if args.command in TIME_TRAVEL:
             from gra_graph.timetravel_cli import run_command
 

@@ -35,7 +35,7 @@ from gra_graph.inputs import (
     read_bounded_text,
 )
 from gra_graph.stages import STAGES, Stage
-from gra_graph.vocabulary import DIMENSION_NAME, SCORE_DIMENSIONS
+from gra_graph.vocabulary import CHECK_CRITERIA, DIMENSION_NAME, SCORE_DIMENSIONS
 from gra_graph.vocabulary import DOMAINS as DOMAINS  # re-exported
 
 SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -458,6 +458,28 @@ class Judging(_Strict):
         lt=1.0,
         description="The mean P(pass) a criterion needs under check_rule mean_probability.",
     )
+    check_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-criterion thresholds under check_rule mean_probability (rationality, "
+        "completeness, clarity), for those the models' P(pass) runs low or high on; a criterion "
+        "not named uses check_threshold. `gra calibrate-check` measures them on labelled pairs.",
+    )
+
+    @field_validator("check_thresholds")
+    @classmethod
+    def _known_criteria(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(CHECK_CRITERIA))
+        if unknown:
+            raise ValueError(f"unknown criteria {unknown}; the criteria are {list(CHECK_CRITERIA)}")
+        outside = {k: v for k, v in value.items() if not 0.0 < v < 1.0}
+        if outside:
+            raise ValueError(f"thresholds must lie strictly between 0 and 1: {outside}")
+        return value
+
+    @property
+    def criterion_thresholds(self) -> dict[str, float]:
+        """The mean P(pass) each criterion needs under ``mean_probability``."""
+        return {c: self.check_thresholds.get(c, self.check_threshold) for c in CHECK_CRITERIA}
 
     @property
     def reads_checks(self) -> bool:

@@ -9,7 +9,7 @@ never inflates disagreement).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from gra_graph.config import CheckRule, GraphConfig, Judging, Thresholds
@@ -69,7 +69,7 @@ def instruction_check_outcome(
     rejects the sample as undecidable.
     """
     judging = judging or Judging()
-    failures = check_failures(checks, judging.check_rule, judging.check_threshold)
+    failures = check_failures(checks, judging.check_rule, judging.criterion_thresholds)
     if failures:
         return Decision(status="rejected", reason="instruction check: " + "; ".join(failures))
     valid = sum(not c.abstained for c in checks)
@@ -173,14 +173,17 @@ def escalate_to_human(adjudication: Adjudication, mu: float | None, tau: float) 
 
 
 def check_failures(
-    checks: Sequence[InstructionCheck], rule: CheckRule = "any_fail", threshold: float = 0.5
+    checks: Sequence[InstructionCheck],
+    rule: CheckRule = "any_fail",
+    threshold: float | Mapping[str, float] = 0.5,
 ) -> list[str]:
     """Why the usable ``checks`` fail the instruction under ``rule``; empty when they pass.
 
     - ``any_fail`` (the paper): any reviewer failing any criterion.
     - ``majority``: more than half of the usable reviewers failing the same criterion.
     - ``mean_probability``: the usable reviewers' mean P(pass) of a criterion below
-      ``threshold``; a check without that probability counts its written verdict as 1 or 0.
+      ``threshold`` (one for all criteria, or one per criterion: ``judging.check_thresholds``);
+      a check without that probability counts its written verdict as 1 or 0.
 
     >>> from gra_graph.state import InstructionCheck as C
     >>> ok = {"rationality": True, "completeness": True, "clarity": True}
@@ -204,8 +207,9 @@ def check_failures(
                 failures.append(f"{criterion} failed by {fails} of {len(votes)} reviewers")
         elif rule == "mean_probability":
             p = statistics.fmean(pass_probability(c, criterion) for c in votes)
-            if p < threshold:
-                failures.append(f"{criterion}: mean P(pass) {p:.2f} < {threshold:g}")
+            needed = threshold if isinstance(threshold, float | int) else threshold[criterion]
+            if p < needed:
+                failures.append(f"{criterion}: mean P(pass) {p:.2f} < {needed:g}")
         else:
             raise ValueError(f"unknown check rule {rule!r}")
     return failures

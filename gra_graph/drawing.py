@@ -85,9 +85,13 @@ class EdgeRule:
 
 def _check_rule_labels(config: GraphConfig) -> tuple[str, str]:
     """How the instruction checks pass and fail under ``judging.check_rule``."""
-    rule, threshold = config.judging.check_rule, config.judging.check_threshold
+    judging = config.judging
+    rule, threshold = judging.check_rule, judging.check_threshold
     if rule == "majority":
         return "no criterion failed by a majority", "a majority fails a criterion"
+    if rule == "mean_probability" and judging.check_thresholds:
+        needed = ", ".join(f"{c} {t:g}" for c, t in judging.criterion_thresholds.items())
+        return f"mean P(pass) >= its threshold ({needed})", "mean P(pass) below a threshold"
     if rule == "mean_probability":
         return (
             f"mean P(pass) >= {threshold:g} on every criterion",

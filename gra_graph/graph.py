@@ -20,6 +20,7 @@ draw_roles -> compose_keywords -> write_instruction -> write_response
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -38,19 +39,27 @@ from gra_graph.state import GraState
 
 
 def build_graph(
-    checkpointer: Checkpointer = None, interrupt_before: Sequence[str] = ()
+    checkpointer: Checkpointer = None,
+    interrupt_before: Sequence[str] = (),
+    *,
+    context_schema: type[GraContext] = GraContext,
+    input_schema: type[Any] | None = None,
 ) -> CompiledStateGraph:
     """Compile the GRA graph. Models come later, through ``context=GraContext(...)``.
 
     ``interrupt_before`` names nodes to pause at (LangGraph breakpoints): a thread stops there
     with its state checkpointed, and resuming the thread continues from that node.
+    ``context_schema`` may be a subclass of :class:`GraContext` whose fields all have defaults
+    (:mod:`gra_graph.studio`'s, so a server run that sends no context still gets one), and
+    ``input_schema`` the keys a thread starts from (:class:`~gra_graph.state.ThreadInput`);
+    by default the input is the whole state.
 
     Example:
         >>> graph = build_graph()
         >>> "adjudicate" in graph.get_graph().nodes
         True
     """
-    g = StateGraph(GraState, context_schema=GraContext)
+    g = StateGraph(GraState, context_schema=context_schema, input_schema=input_schema)
     g.add_node("draw_roles", draw_roles)
     g.add_node("compose_keywords", compose_keywords)
     g.add_node("write_instruction", write_instruction)

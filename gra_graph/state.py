@@ -12,6 +12,7 @@ import statistics
 from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypedDict as ExtTypedDict  # pydantic reads it on Python < 3.12
 
 # one source each (gra_graph.vocabulary); re-exported for the code that reads them with the state
 from gra_graph.vocabulary import CHECK_CRITERIA as CHECK_CRITERIA
@@ -321,6 +322,27 @@ class GraState(TypedDict, total=False):
     round: int
     calls: Annotated[list[dict[str, Any]], operator.add]
     decision: dict[str, Any] | None
+
+
+class _ThreadInputOptional(ExtTypedDict, total=False):
+    run_id: str
+    iteration: int
+    seed: dict[str, Any]
+
+
+class ThreadInput(_ThreadInputOptional):
+    """What a thread starts from: the keys of :func:`gra_graph.seeding.initial_state`.
+
+    The input of a graph served by the LangGraph dev server (:mod:`gra_graph.studio`, and
+    the input form LangGraph Studio shows). ``pool`` holds :class:`PoolEntry` dicts, the
+    seed's own first; ``seed`` is the annotated :class:`Seed` the sample grows from (kept in
+    the record, not read by the Generator). The types are :class:`GraState`'s, key by key.
+    """
+
+    seed_index: int
+    sample_index: int
+    domain: str
+    pool: list[dict[str, Any]]
 
 
 class ReviewerTask(TypedDict):

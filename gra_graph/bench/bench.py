@@ -97,7 +97,7 @@ class BenchReport:
         }
 
 
-class _LoadOnFirstCall:
+class LoadOnFirstCall:
     """Loads every member (as a run does, faults included) when the first call not in the
     cache needs one, so a bench answered wholly from its cache loads no model at all."""
 
@@ -182,7 +182,7 @@ async def run_bench(
     source: MemberSource
     if members is None:
         check_member_models(config)  # a missing file fails now, not at the first uncached call
-        source = _LoadOnFirstCall(config)
+        source = LoadOnFirstCall(config)
     else:
         source = Members.from_handles(with_faults(members, config))
     try:
@@ -204,7 +204,7 @@ async def run_bench(
                 members=[m.name for m in config.members],
             )
     finally:
-        if isinstance(source, _LoadOnFirstCall):
+        if isinstance(source, LoadOnFirstCall):
             source.close()
     report.wall_seconds = time.perf_counter() - started
     return report

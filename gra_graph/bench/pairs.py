@@ -35,6 +35,10 @@ Other pairs files may name other kinds; any short snake_case name is accepted.""
 _BOM = b"\xef\xbb\xbf"
 
 
+INSTRUCTION_DEFECTS = frozenset({"incoherent_instruction"})
+"""Defect kinds that lie in the instruction itself; every other kind lies in the response."""
+
+
 class PairsFileError(ValueError):
     """A pairs file that cannot be used; the message names the file and the line."""
 
@@ -61,6 +65,12 @@ class Pair(BaseModel):
     @property
     def sound(self) -> bool:
         return self.label == "sound"
+
+    @property
+    def instruction_sound(self) -> bool:
+        """Whether the instruction is sound: a defective pair's defect may lie in the response
+        alone, and the instruction check should pass those."""
+        return self.defect not in INSTRUCTION_DEFECTS
 
 
 @dataclass(frozen=True)

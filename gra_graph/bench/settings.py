@@ -101,7 +101,7 @@ def decide(
     )
     verdict = committee_verdict(reviews, thresholds, 0)
     judging = config.judging
-    check_failed = bool(check_failures(checks, judging.check_rule, judging.check_threshold))
+    check_failed = bool(check_failures(checks, judging.check_rule, judging.criterion_thresholds))
     rejected = instruction_check_outcome(checks, thresholds, judging)
     if rejected is not None:
         return Outcome(False, verdict.mu, check_failed, not check_failed, False, rejected.reason)
@@ -161,4 +161,4 @@ def check_passes(
         return None
     if rule == "mean_probability" and not any(c.pass_probability for c in usable):
         return None
-    return not check_failures(usable, rule, config.judging.check_threshold)
+    return not check_failures(usable, rule, config.judging.criterion_thresholds)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,29 +188,35 @@ def load_members(config: GraphConfig, loader: ModelLoader | None = None) -> Memb
 class LazyMembers:
     """:class:`MemberSource` that loads a member's model the first time a node asks for it.
 
-    Loading runs in a worker thread, so the event loop (a dev server's, say) never blocks on
-    llama.cpp; members on one file share one load through the loader.
+    Everything that touches the disk or llama.cpp (finding the file, a bundled model's first
+    assembly and hash, its GGUF header check, the load itself) runs in a worker thread, so the
+    event loop (a dev server's, say) never blocks on it; members on one file share one load
+    through the loader. The lock is a thread lock, not an asyncio one, so one instance may serve
+    runs on several event loops.
     """
 
     def __init__(self, config: GraphConfig, loader: ModelLoader | None = None) -> None:
         self._config = config
         self._loader = loader or ModelLoader()
         self._handles: dict[str, MemberHandle] = {}
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()
 
     async def resolve(self, name: str) -> MemberHandle:
-        if name not in self._handles:
-            async with self._lock:
-                if name not in self._handles:
-                    member = self._config.member(name)
-                    path = None
-                    if not member.served:
-                        path = resolve_model_path(member, self._config.base_dir)
-                        check_gguf(path, member.name)
-                    self._handles[name] = await asyncio.to_thread(
-                        member_handle, member, path, self._config, self._loader
-                    )
-        return self._handles[name]
+        handle = self._handles.get(name)
+        if handle is None:
+            handle = await asyncio.to_thread(self._resolve_blocking, name)
+        return handle
+
+    def _resolve_blocking(self, name: str) -> MemberHandle:
+        with self._lock:
+            if name not in self._handles:
+                member = self._config.member(name)
+                path = None  # a served member has no file
+                if not member.served:
+                    path = resolve_model_path(member, self._config.base_dir)
+                    check_gguf(path, member.name)
+                self._handles[name] = member_handle(member, path, self._config, self._loader)
+            return self._handles[name]
 
     def close(self) -> None:
         self._loader.close()

@@ -1,0 +1,146 @@
+"""``gra calibrate-check``: per-criterion instruction-check thresholds from labelled pairs.
+
+The measuring is :mod:`gra_graph.bench.calibrate`; this module reads the arguments and shows
+the result, so the main CLI module only registers the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from gra_graph.terminal import safe
+
+COMMAND = "calibrate-check"
+
+
+def add_command(sub: argparse._SubParsersAction) -> None:
+    """Register ``gra calibrate-check`` on the CLI's subparsers."""
+    cal = sub.add_parser(
+        COMMAND,
+        help="measure per-criterion thresholds for the instruction check on labelled pairs",
+        description="Check the instructions of labelled pairs (the bench-review PAIRS format) "
+        "with every reviewer of the graph, reading each criterion's P(pass), and choose per "
+        "criterion the highest threshold that still passes TARGET of the sound instructions. "
+        "Prints the thresholds, how they split sound and defective instructions, and the "
+        "judging lines to paste into the graph file. Calibrate on pairs you do not report "
+        "on: --skip keeps the first N pairs (the ones a bench reports) out. Calls are cached "
+        "as bench-review caches them.",
+    )
+    cal.add_argument("graph", type=Path, help="graph file, e.g. graphs/gra_qwen.yaml")
+    cal.add_argument("--pairs", type=Path, required=True, help="labelled pairs JSONL file")
+    cal.add_argument("--skip", type=int, default=0, metavar="N", help="leave out the first N pairs")
+    cal.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="use at most N pairs after --skip"
+    )
+    cal.add_argument(
+        "--target",
+        type=float,
+        default=0.9,
+        metavar="P",
+        help="share of sound instructions that must pass (default: 0.9)",
+    )
+    cal.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("bench-review.cache.sqlite"),
+        metavar="FILE",
+        help="SQLite file of judge calls, shared with bench-review (default: "
+        "bench-review.cache.sqlite here)",
+    )
+    cal.add_argument("--json", type=Path, default=None, metavar="FILE", help="write JSON")
+    cal.add_argument("--seed", type=int, default=0, metavar="S", help="fixes call seeds")
+    cal.add_argument(
+        "--concurrency", type=int, default=8, metavar="K", help="judge calls in flight (default: 8)"
+    )
+    cal.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_command(args: argparse.Namespace, console: Console) -> int:
+    """Run ``gra calibrate-check``; user errors propagate to the CLI's handler."""
+    return asyncio.run(_calibrate(args, console))
+
+
+async def _calibrate(args: argparse.Namespace, console: Console) -> int:
+    from gra_graph.bench.calibrate import calibrate_checks
+    from gra_graph.bench.pairs import read_pairs
+    from gra_graph.bench.report import BenchProgress
+    from gra_graph.config import GraphConfig, GraphConfigError
+    from gra_graph.output import write_json_atomic
+
+    for flag, value in (("--limit", args.limit), ("--concurrency", args.concurrency)):
+        if value is not None and value < 1:
+            raise GraphConfigError(f"{flag} must be at least 1, got {value}")
+    if args.skip < 0:
+        raise GraphConfigError(f"--skip must be at least 0, got {args.skip}")
+    if not 0.0 < args.target <= 1.0:
+        raise GraphConfigError(f"--target must be in (0, 1], got {args.target}")
+    config = GraphConfig.from_file(args.graph)
+    pairs = read_pairs(args.pairs)[args.skip :]
+    pairs = pairs[: args.limit] if args.limit else pairs
+    if not pairs:
+        raise GraphConfigError(f"--skip {args.skip}: no pairs left in {args.pairs}")
+    console.print(
+        f"checking the instructions of {len(pairs)} pairs with graph '{config.name}'; "
+        f"cache {safe(args.cache)}",
+        highlight=False,
+    )
+    progress = None if args.quiet else BenchProgress(console)
+    with progress or contextlib.nullcontext():
+        result = await calibrate_checks(
+            config,
+            pairs,
+            args.cache,
+            target=args.target,
+            seed=args.seed,
+            concurrency=args.concurrency,
+            observer=progress,
+        )
+    table = Table(
+        title=f"instruction check, calibrated on {result.sound} sound and "
+        f"{result.defective} defective instructions"
+    )
+    for column in ("criterion", "threshold", "median P(pass), sound", "sound pass", "defect fail"):
+        table.add_column(column)
+    for criterion, row in result.by_criterion.items():
+        table.add_row(
+            criterion,
+            *(
+                _cell(row[k])
+                for k in ("threshold", "median_sound", "sound_pass_rate", "defective_fail_rate")
+            ),
+        )
+    table.add_row(
+        "all together",
+        "",
+        "",
+        _cell(result.sound_pass_rate),
+        _cell(result.defective_fail_rate),
+    )
+    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out.print(table)
+    current = config.judging.criterion_thresholds
+    console.print(
+        f"at the graph's thresholds {current}: sound pass {_cell(result.unchanged_sound_pass_rate)}"
+        f", defect fail {_cell(result.unchanged_defective_fail_rate)}",
+        highlight=False,
+    )
+    out.print(result.yaml_snippet(), highlight=False, markup=False)
+    console.print(
+        f"judge calls: {result.new_calls} new, {result.cached_calls} from the cache",
+        highlight=False,
+    )
+    if args.json:
+        write_json_atomic(args.json, result.as_json())
+        console.print(f"json: {safe(args.json)}", highlight=False)
+    return 0
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
