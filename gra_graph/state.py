@@ -19,10 +19,26 @@ from gra_graph.vocabulary import CHECK_CRITERIA as CHECK_CRITERIA
 from gra_graph.vocabulary import SCORE_DIMENSIONS as SCORE_DIMENSIONS
 from gra_graph.vocabulary import Domain
 
-FaultKind = Literal["exception", "timeout", "empty", "invalid_json", "schema"]
+FaultKind = Literal[
+    "exception",
+    "timeout",
+    "empty",
+    "invalid_json",
+    "schema",
+    "connection",
+    "rate_limit",
+    "server_error",
+    "client_error",
+    "malformed_body",
+]
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__
 """How a call attempt failed: the member raised, gave no reply within ``call_timeout_s``,
-replied with empty text, with text that is not JSON, or with JSON outside the schema."""
+replied with empty text, with text that is not JSON, or with JSON outside the schema; and, for a
+served member (:mod:`gra_graph.llm.fault_kinds`): its server could not be reached, refused for
+rate limit (HTTP 429), failed (5xx), refused the request (another 4xx), or answered with a body
+that is not a chat completion."""
+MODEL_FAULT_KINDS: tuple[str, ...] = FAULT_KINDS[:5]
+"""The kinds any member can show (and fault injection produces); the rest are transport faults."""
 
 
 class _Model(BaseModel):

@@ -23,7 +23,7 @@ from gra_graph.llm.faults import FaultInjectingChatModel, break_schema, draw_fau
 from gra_graph.nodes.calls import ask_structured, ask_text
 from gra_graph.runner import Runner
 from gra_graph.schemas import grammar_schema
-from gra_graph.state import FAULT_KINDS, Seed
+from gra_graph.state import FAULT_KINDS, MODEL_FAULT_KINDS, Seed
 from tests.support.fakes import ScriptedChatModel, coding_seeds, committee_config, fake_members
 
 CLASSIFIED = {
@@ -200,16 +200,20 @@ async def test_natural_bad_replies_are_classified(reply: str, kind: str):
     assert out.record.faults == [kind, kind]
 
 
-async def test_a_member_that_raises_is_an_exception_fault():
+@pytest.mark.parametrize(
+    ("raised", "kind"),
+    [(RuntimeError("model crashed"), "exception"), (ConnectionError("went away"), "connection")],
+)
+async def test_a_member_that_raises_is_a_classified_fault(raised: Exception, kind: str):
     def boom(title: str, prompt: str) -> str:
-        raise ConnectionError("server went away")
+        raise raised
 
     config = committee_config()
     members = fake_members(config, {"gen": {"text": boom}})
     values = {"domain": "qa", "instruction": "i"}
     out = await ask_text(_ctx(config, members), "gen", Stage.WRITE_RESPONSE, values, (0, 0))
-    assert out.record.faults == ["exception", "exception"]
-    assert out.error == "ConnectionError: server went away"
+    assert out.record.faults == [kind, kind]
+    assert out.error == f"{type(raised).__name__}: {raised}"
 
 
 class OneWorkerModel(ScriptedChatModel):
@@ -326,7 +330,7 @@ async def test_mixed_faults_on_every_member_lose_nothing(tmp_path: Path):
             assert review.abstained == (review.error is not None)
     counted = runner.summary.faults
     assert counted == recount(records)
-    assert set().union(*counted.values()) == set(FAULT_KINDS), "all kinds were exercised"
+    assert set().union(*counted.values()) == set(MODEL_FAULT_KINDS), "all kinds were exercised"
 
     # a second run over the same directory recounts the same faults from the records
     again, _ = await run_all(config, out, samples_per_seed=2, concurrency=8)

@@ -30,7 +30,7 @@ from langgraph.runtime import Runtime
 from gra_graph.bench.cache import CallKey, JudgeCache
 from gra_graph.bench.pairs import BenchPair
 from gra_graph.context import GraContext
-from gra_graph.llm.members import model_ref, resolve_model_path
+from gra_graph.llm.members import member_ref
 from gra_graph.nodes.adjudicate import adjudicate
 from gra_graph.nodes.common import current_reviews, feedback_lines
 from gra_graph.nodes.review import check_instruction, score_response
@@ -148,8 +148,10 @@ class Judge:
         prompt = self.ctx.prompts[stage].render(values)
         spec = config.member(member)
         settings: dict[str, Any] = {
-            "member": spec.model_dump(mode="json", exclude={"roles"}),
-            "model_file": model_ref(spec, resolve_model_path(spec, config.base_dir)),
+            "member": spec.model_dump(
+                mode="json", exclude={"roles", *spec.unused_provider_fields()}
+            ),
+            "model_file": member_ref(spec, config.base_dir),
             "budget": config.budgets.for_stage(stage),
             "retries": config.generation.structured_retries,
             "dimensions": list(config.score_dimensions),

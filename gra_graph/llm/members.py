@@ -3,8 +3,9 @@
 Two ways to get them, both through one :class:`~gra_graph.llm.loader.ModelLoader`:
 
 - :func:`load_members` (the runner, the CLI): every model path is checked (exists, is a GGUF
-  file) before the first one is loaded, and every model is loaded before any sample starts, so
-  a missing or corrupt file fails the run up front.
+  file), and every served member (:mod:`gra_graph.llm.served`: its key variable, its class),
+  before the first one is loaded, and every model is loaded before any sample starts, so a
+  missing or corrupt file, or an unset key, fails the run up front.
 - :class:`LazyMembers` (a graph built from settings, such as one the LangGraph dev server
   serves): nothing loads until a node first asks for a member, and then off the event loop.
 
@@ -29,6 +30,7 @@ from gra_graph.llm.chat_model import LlamaCppChatModel
 from gra_graph.llm.engine import BatchSettings, LoadSettings
 from gra_graph.llm.gguf import check_gguf
 from gra_graph.llm.loader import ModelLoader
+from gra_graph.llm.served import check_served, served_chat_model, served_model_ref
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,14 @@ class MemberSource(Protocol):
     async def resolve(self, name: str) -> MemberHandle:
         """The member called ``name`` (``KeyError`` if the graph has none)."""
         ...
+
+
+def member_ref(member: Member, base_dir: Path) -> str:
+    """How records name any member's model: :func:`model_ref` for a GGUF member, else the
+    served model (:func:`~gra_graph.llm.served.served_model_ref`)."""
+    if member.served:
+        return served_model_ref(member)
+    return model_ref(member, resolve_model_path(member, base_dir))
 
 
 def model_ref(member: Member, path: Path) -> str:
@@ -117,9 +127,18 @@ class Members(Mapping[str, MemberHandle]):
 
 
 def check_member_models(config: GraphConfig) -> dict[str, Path]:
-    """Resolve and check every member's model file, loading nothing."""
+    """Resolve and check every member's model file, loading nothing; check every served
+    member's key variable and class. Returns the GGUF members' paths.
+
+    Raises:
+        ModelFileError: a GGUF file is missing or not GGUF.
+        ServedMemberError: a served member's key variable is unset, or its class unusable.
+    """
     paths: dict[str, Path] = {}
     for member in config.members:
+        if member.served:
+            check_served(member)
+            continue
         path = resolve_model_path(member, config.base_dir)
         check_gguf(path, member.name)
         paths[member.name] = path
@@ -127,9 +146,12 @@ def check_member_models(config: GraphConfig) -> dict[str, Path]:
 
 
 def member_handle(
-    member: Member, path: Path, config: GraphConfig, loader: ModelLoader
+    member: Member, path: Path | None, config: GraphConfig, loader: ModelLoader
 ) -> MemberHandle:
-    """One member as a chat model on its (shared) loaded file."""
+    """One member as a chat model: on its (shared) loaded file, or on its server (``path``
+    is ``None`` for a served member)."""
+    if member.served or path is None:
+        return MemberHandle(member.name, served_chat_model(member), served_model_ref(member))
     engine = loader.engine(load_settings(member, path, config.engine))
     chat_model = LlamaCppChatModel(
         member=member.name,
@@ -154,7 +176,9 @@ def load_members(config: GraphConfig, loader: ModelLoader | None = None) -> Memb
     paths = check_member_models(config)
     loader = loader or ModelLoader()
     try:
-        handles = {m.name: member_handle(m, paths[m.name], config, loader) for m in config.members}
+        handles = {
+            m.name: member_handle(m, paths.get(m.name), config, loader) for m in config.members
+        }
     except BaseException:
         loader.close()
         raise
@@ -187,8 +211,10 @@ class LazyMembers:
         with self._lock:
             if name not in self._handles:
                 member = self._config.member(name)
-                path = resolve_model_path(member, self._config.base_dir)
-                check_gguf(path, member.name)
+                path = None  # a served member has no file
+                if not member.served:
+                    path = resolve_model_path(member, self._config.base_dir)
+                    check_gguf(path, member.name)
                 self._handles[name] = member_handle(member, path, self._config, self._loader)
             return self._handles[name]
 

@@ -5,7 +5,11 @@ and a failed attempt is classified (:data:`~gra_graph.state.FAULT_KINDS`): the m
 (``exception``), gave no reply in time (``timeout``), replied with empty text (``empty``), with
 text that is not JSON (``invalid_json``) or with JSON outside the schema (``schema``). It is
 retried (``generation.structured_retries`` extra attempts, each with its own seed) and then
-returned as an error for the node to turn into an abstention or a rejection. The kind of every
+returned as an error for the node to turn into an abstention or a rejection. A served member's
+transport faults get their own kinds (:mod:`gra_graph.llm.fault_kinds`: ``connection``,
+``rate_limit``, ``server_error``, ``client_error``, ``malformed_body``), and after a transient
+one (rate limit, server error, unreachable server) the next attempt waits, exponentially or as
+long as the server's ``Retry-After`` asks (bounded). The kind of every
 failed attempt is kept in the call's :class:`~gra_graph.state.CallRecord`. Nothing here raises
 for a model's misbehaviour, and nothing invents a default value.
 
@@ -50,6 +54,7 @@ from pydantic import BaseModel
 
 from gra_graph.context import GraContext
 from gra_graph.llm.chat_model import SchemaChatModel, StructuredOutputError, parse_structured
+from gra_graph.llm.fault_kinds import backoff_seconds, classify_exception
 from gra_graph.llm.value_probe import ValueProbe, probes_to_json
 from gra_graph.prompts import PromptTemplate
 from gra_graph.roles import derive_seed
@@ -133,10 +138,14 @@ async def _attempts(
     value: object | None = None
     attempt = 0
     faults: list[str] = []
+    failure: BaseException | None = None  # the last attempt's exception, for its Retry-After
     distributions: dict[str, dict[str, float]] | None = None
     timeout = ctx.config.generation.call_timeout_s
     penalty = ctx.config.judging.repeat_penalty if STAGES[stage].judges else None
     for attempt in range(1, attempts + 1):
+        if faults and (wait := backoff_seconds(faults[-1], attempt - 1, failure)):
+            await asyncio.sleep(wait)  # a transient fault: give the server time to recover
+        failure = None
         seed = derive_seed(ctx.run_seed, member, *call_key, stage.value, attempt)
         deadline = asyncio.timeout(timeout)
         try:
@@ -155,7 +164,8 @@ async def _attempts(
                 faults.append("timeout")
                 error = f"timeout: no reply within {timeout:g} s"
             else:
-                faults.append("exception")
+                faults.append(classify_exception(exc))
+                failure = exc
                 error = f"{type(exc).__name__}: {exc}"
             continue
         pt, ct = _usage(message)
