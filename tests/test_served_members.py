@@ -304,3 +304,23 @@ async def test_top_k_and_repeat_penalty_are_sent_only_when_changed():
     assert "top_k" not in bodies[0] and "repeat_penalty" not in bodies[0]
     assert bodies[1]["top_k"] == 5 and bodies[1]["repeat_penalty"] == 1.3
     assert bodies[1]["temperature"] == 0.7 and bodies[1]["top_p"] == 0.9
+
+
+async def test_a_judge_call_sends_the_graph_s_verdict_repeat_penalty():
+    # llama.cpp's servers default to a 1.1 penalty, which would count written verdicts against
+    # the next one: a check is sent judging.repeat_penalty (1.0) whatever the member's own
+    with bad_server() as (root, _, bodies):
+        ctx = _remote_ctx(f"{root}/ok/v1", retries=0, sampling={"repeat_penalty": 1.3})
+        await ask_structured(
+            ctx,
+            "remote",
+            Stage.CHECK_INSTRUCTION,
+            {"domain": "qa", "instruction": "Name a prime."},
+            schemas.InstructionCheckOutput,
+            (0, 0),
+        )
+        await ask_text(
+            ctx, "remote", Stage.WRITE_RESPONSE, {"domain": "qa", "instruction": "i"}, (0, 0)
+        )
+    assert bodies[0]["repeat_penalty"] == 1.0
+    assert bodies[1]["repeat_penalty"] == 1.3

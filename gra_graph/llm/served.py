@@ -195,8 +195,10 @@ class ServedChatModel(SchemaChatModel):
     the call's token budget, seed and output schema sent with the request.
 
     Call arguments (from :mod:`gra_graph.nodes.calls`): ``max_tokens``, ``seed``,
-    ``json_schema``; ``value_probes`` is never sent (:attr:`reads_values` is false). The reply's
-    token usage comes from the server's ``usage`` (``usage_metadata``), zero when it has none.
+    ``json_schema``, and for judge calls ``repeat_penalty`` (sent as a body field; a server
+    that rejects unknown fields needs ``judging.repeat_penalty: null``); ``value_probes`` is
+    never sent (:attr:`reads_values` is false). The reply's token usage comes from the
+    server's ``usage`` (``usage_metadata``), zero when it has none.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -225,6 +227,8 @@ class ServedChatModel(SchemaChatModel):
         if not self.sends_call_options:
             return {}
         body = dict(self.extra_body)
+        if "repeat_penalty" in kwargs:  # a judge call's (judging.repeat_penalty): llama.cpp's
+            body["repeat_penalty"] = float(kwargs["repeat_penalty"])  # servers default to 1.1
         if "max_tokens" in kwargs:
             # langchain-openai renames max_tokens to max_completion_tokens, which llama.cpp's
             # servers ignore; the older field in the body is read by every OpenAI-style server
