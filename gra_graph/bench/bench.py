@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,35 @@ class LoadOnFirstCall:
             self._loaded.close()
 
 
+@contextmanager
+def open_judge(
+    config: GraphConfig,
+    cache_path: str | Path,
+    members: Mapping[str, MemberHandle] | None,
+    seed: int,
+    concurrency: int,
+    observer: BenchObserver,
+) -> Iterator[Judge]:
+    """A :class:`Judge` of ``config``'s members over the call cache at ``cache_path``.
+
+    ``members`` are loaded from the graph file when not given (tests pass scripted ones), and
+    only once a call is not found in the cache; a missing model file fails at once.
+    """
+    source: MemberSource
+    if members is None:
+        check_member_models(config)  # a missing file fails now, not at the first uncached call
+        source = LoadOnFirstCall(config)
+    else:
+        source = Members.from_handles(with_faults(members, config))
+    try:
+        ctx = GraContext.create(config, source, seed)
+        with JudgeCache(cache_path) as cache:
+            yield Judge(ctx, cache, concurrency=concurrency, on_call=observer.on_call)
+    finally:
+        if isinstance(source, LoadOnFirstCall):
+            source.close()
+
+
 def restrict_members(config: GraphConfig, names: Sequence[str]) -> GraphConfig:
     """The graph with only the members named (``--members``), in graph-file order.
 
@@ -179,33 +209,21 @@ async def run_bench(
     if draws and not config.model_adjudicates:
         skipped.append("committee+adjudicator skipped: the graph has no model adjudication")
     started = time.perf_counter()
-    source: MemberSource
-    if members is None:
-        check_member_models(config)  # a missing file fails now, not at the first uncached call
-        source = LoadOnFirstCall(config)
-    else:
-        source = Members.from_handles(with_faults(members, config))
-    try:
-        ctx = GraContext.create(config, source, seed)
-        with JudgeCache(cache_path) as cache:
-            judge = Judge(ctx, cache, concurrency=concurrency, on_call=observer.on_call)
-            results = await _judge_all(judge, config, pairs, reviewers, draws, observer)
-            report = BenchReport(
-                graph=config.name,
-                pairs_file=pairs_file,
-                seed=seed,
-                config=config,
-                settings=[summarize(r, pairs, config) for r in results],
-                skipped=skipped,
-                per_pair=_per_pair(pairs, draws, results),
-                cache=str(cache_path),
-                new_calls=judge.new_calls,
-                cached_calls=judge.cached_calls,
-                members=[m.name for m in config.members],
-            )
-    finally:
-        if isinstance(source, LoadOnFirstCall):
-            source.close()
+    with open_judge(config, cache_path, members, seed, concurrency, observer) as judge:
+        results = await _judge_all(judge, config, pairs, reviewers, draws, observer)
+        report = BenchReport(
+            graph=config.name,
+            pairs_file=pairs_file,
+            seed=seed,
+            config=config,
+            settings=[summarize(r, pairs, config) for r in results],
+            skipped=skipped,
+            per_pair=_per_pair(pairs, draws, results),
+            cache=str(cache_path),
+            new_calls=judge.new_calls,
+            cached_calls=judge.cached_calls,
+            members=[m.name for m in config.members],
+        )
     report.wall_seconds = time.perf_counter() - started
     return report
 

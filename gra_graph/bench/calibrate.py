@@ -28,15 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gra_graph.bench.bench import BenchObserver, LoadOnFirstCall
-from gra_graph.bench.cache import JudgeCache
-from gra_graph.bench.judge import Judge
+from gra_graph.bench.bench import BenchObserver, open_judge
 from gra_graph.bench.pairs import BenchPair
 from gra_graph.config import GraphConfig, GraphConfigError, Judging, Role
-from gra_graph.context import GraContext
 from gra_graph.decision import pass_probability
-from gra_graph.llm.faults import with_faults
-from gra_graph.llm.members import MemberHandle, Members, MemberSource, check_member_models
+from gra_graph.llm.members import MemberHandle
 from gra_graph.roles import eligible
 from gra_graph.state import InstructionCheck
 from gra_graph.vocabulary import CHECK_CRITERIA
@@ -165,23 +161,11 @@ async def calibrate_checks(
     if not reviewers:
         raise GraphConfigError(f"graph '{config.name}': no member may review")
     observer = observer or BenchObserver()
-    source: MemberSource
-    if members is None:
-        check_member_models(config)  # a missing file fails now, not at the first uncached call
-        source = LoadOnFirstCall(config)
-    else:
-        source = Members.from_handles(with_faults(members, config))
-    try:
-        ctx = GraContext.create(config, source, seed)
-        with JudgeCache(cache_path) as cache:
-            judge = Judge(ctx, cache, concurrency=concurrency, on_call=observer.on_call)
-            jobs = [(p, m) for p in pairs for m in reviewers]
-            observer.on_planned(len(jobs))
-            answers = await asyncio.gather(*(judge.check(m, p) for p, m in jobs))
-            new_calls, cached_calls = judge.new_calls, judge.cached_calls
-    finally:
-        if isinstance(source, LoadOnFirstCall):
-            source.close()
+    jobs = [(p, m) for p in pairs for m in reviewers]
+    with open_judge(config, cache_path, members, seed, concurrency, observer) as judge:
+        observer.on_planned(len(jobs))
+        answers = await asyncio.gather(*(judge.check(m, p) for p, m in jobs))
+        new_calls, cached_calls = judge.new_calls, judge.cached_calls
     checks: dict[str, list[InstructionCheck]] = {p.id: [] for p in pairs}
     for (pair, _member), answer in zip(jobs, answers, strict=True):
         checks[pair.id].append(answer.value)
