@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -71,12 +70,11 @@ async def _calibrate(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.bench.calibrate import calibrate_checks
     from gra_graph.bench.pairs import read_pairs
     from gra_graph.bench.report import BenchProgress
+    from gra_graph.cli import _at_least_one, _tables_console  # cli imports this module first
     from gra_graph.config import GraphConfig, GraphConfigError
     from gra_graph.output import write_json_atomic
 
-    for flag, value in (("--limit", args.limit), ("--concurrency", args.concurrency)):
-        if value is not None and value < 1:
-            raise GraphConfigError(f"{flag} must be at least 1, got {value}")
+    _at_least_one(("--limit", args.limit), ("--concurrency", args.concurrency))
     if args.skip < 0:
         raise GraphConfigError(f"--skip must be at least 0, got {args.skip}")
     if not 0.0 < args.target <= 1.0:
@@ -123,7 +121,7 @@ async def _calibrate(args: argparse.Namespace, console: Console) -> int:
         _cell(result.sound_pass_rate),
         _cell(result.defective_fail_rate),
     )
-    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out = _tables_console()
     out.print(table)
     current = config.judging.criterion_thresholds
     console.print(

@@ -21,6 +21,7 @@ at the chosen thresholds is reported beside, so a calibration that would pass ev
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -65,7 +66,7 @@ class CheckCalibration:
 
     def as_json(self) -> dict[str, Any]:
         """The calibration as written to ``--json``."""
-        return {k: v for k, v in self.__dict__.items()}
+        return dataclasses.asdict(self)
 
     def yaml_snippet(self) -> str:
         """The ``judging`` lines to paste into a graph file."""
