@@ -362,6 +362,15 @@ class Generation(_Strict):
     structured_retries: int = Field(
         1, ge=0, le=5, description="Extra attempts when structured output fails validation."
     )
+    draft_attempts: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="Drafts the Generator may write for the instruction, and for the response, "
+        "when one fails the draft rules (copies its prompt, speaks of its prompt's tasks, "
+        "restates the task): each retry is a new call with its own seed. 1: a failed draft "
+        "rejects the sample, as before the setting existed (project option).",
+    )
     call_timeout_s: float = Field(
         600.0,
         gt=0.0,
@@ -797,6 +806,8 @@ class GraphConfig(_Strict):
         exclude: dict[str, Any] = dict.fromkeys(
             ("description", "engine", "checkpoints", "prompt_root"), True
         )
+        if self.generation.draft_attempts == 1:  # runs from before the setting existed resume
+            exclude["generation"] = {"draft_attempts": True}
         if self.score_dimensions == SCORE_DIMENSIONS:
             exclude["score_dimensions"] = True  # runs from before the setting existed resume
         if self.judging == Judging(repeat_penalty=None):

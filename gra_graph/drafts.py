@@ -3,7 +3,8 @@
 A small model asked to answer a task sometimes writes the task out again instead, and one asked
 to write a task sometimes copies its own instructions ("Write a new task about the keywords
 ..."). Reviewers are costly and, at this size, easily fooled by such fluent text, so these
-drafts are caught here, before any reviewer sees them.
+drafts are caught here, before any reviewer sees them. Each rule returns the reason a draft
+fails, or None; the node gives a failed draft ``generation.draft_attempts`` tries in all.
 """
 
 from __future__ import annotations
@@ -23,6 +24,21 @@ we our can could would will shall should do does did let s answer task request q
 following below above"""
 FILLER = frozenset(_FILLER_TEXT.split())
 """Words that carry no answer: an echo of the task padded with them is still an echo."""
+
+
+_OWN_MAKING = re.compile(
+    r"""\b(?:
+        (?:tasks?|examples?|keywords)\s+above\b                   # "the real tasks above"
+      | (?:real|previous|example|sample)\s+tasks?\b             # "the real tasks"
+      | the\s+training\s+examples?\b                           # "the training example describes"
+      | (?:given|provided)\s+keywords\b                         # "using the given keywords"
+      | (?:new|another)\s+task\s+(?:about|on|related\s+to|involving|based\s+on|around
+            |combining|covering|using|with\s+the\s+keywords)\b  # "write a new task about X"
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+"""Phrases by which a draft speaks of the prompt that made it (its example tasks, its keywords)
+rather than being a task a user would send; the instruction prompt forbids exactly this."""
 
 
 def _words(text: str) -> list[str]:
@@ -65,3 +81,37 @@ def echoes_prompt(draft: str, fixed_text: Sequence[str], n: int = ECHO_WORDS) ->
     for segment in fixed_text:
         fixed |= _runs(_words(segment), n)
     return bool(fixed & _runs(_words(draft), n))
+
+
+def speaks_of_its_making(instruction: str) -> bool:
+    """Whether an instruction is about writing tasks from the Generator's own prompt (a
+    meta-task: "Create a new task about X, Y and Z", "... differ from the real tasks above")
+    rather than a task itself. Ordinary uses of "task" (a task scheduler, a to-do task) or of
+    "keywords" (a language's keywords) do not count.
+
+    >>> speaks_of_its_making("Create a new task about the travel phrase and third person.")
+    True
+    >>> speaks_of_its_making("Write a Python task scheduler that runs jobs every hour.")
+    False
+    >>> speaks_of_its_making("What are the reserved keywords of C, and what does each do?")
+    False
+    """
+    return _OWN_MAKING.search(instruction) is not None
+
+
+def instruction_fault(instruction: str, fixed_text: Sequence[str]) -> str | None:
+    """Why a drafted instruction is not a task (a reason to reject or redraft it), or None."""
+    if echoes_prompt(instruction, fixed_text):
+        return "copied its prompt, not wrote a task"
+    if speaks_of_its_making(instruction):
+        return "wrote about its prompt's tasks, not a task"
+    return None
+
+
+def response_fault(instruction: str, response: str, fixed_text: Sequence[str]) -> str | None:
+    """Why a drafted response is not an answer to ``instruction``, or None."""
+    if restates_instruction(instruction, response):
+        return "restated the instruction, not answered it"
+    if echoes_prompt(response, fixed_text):
+        return "copied its prompt, not answered"
+    return None

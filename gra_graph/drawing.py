@@ -121,12 +121,17 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
         decide_end.append(f"mu >= {tau} and sigma > {delta} (adjudication off)")
     decide_end.append(f"fewer than {usable} usable reviews")
     checks_pass, checks_fail = _check_rule_labels(config)
+    drafts = config.generation.draft_attempts
+    redrafts = f" ({drafts} drafts)" if drafts > 1 else ""
     return {
         ("compose_keywords", "write_instruction"): EdgeRule(("keywords composed",)),
         ("compose_keywords", END): EdgeRule(("generator fails to compose keywords",)),
         ("write_instruction", "write_response"): EdgeRule(("instruction written",)),
         ("write_instruction", END): EdgeRule(
-            ("generator writes no instruction", "instruction copies its prompt")
+            (
+                "generator writes no instruction",
+                f"instruction copies its prompt or speaks of its tasks{redrafts}",
+            )
         ),
         ("write_response", "check_instruction"): EdgeRule(
             (f"one check per reviewer (committee of {config.committee_size})",)
@@ -134,8 +139,7 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
         ("write_response", END): EdgeRule(
             (
                 "generator writes no response",
-                "response restates the instruction",
-                "response copies its prompt",
+                f"response restates the instruction or copies its prompt{redrafts}",
             )
         ),
         ("gather_checks", "score_response"): EdgeRule(

@@ -3,6 +3,8 @@ instruction that ends where its JSON ends, and answers that restate the task cau
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,90 @@ async def test_an_instruction_that_copies_its_prompt_is_rejected_before_review(t
     records, _ = await run_one(tmp_path, {"text": meta})
     assert records and all("copied its prompt" in r.reason for r in records)
     assert all(not r.checks for r in records)
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Write a new task about parallel work, unit rate, and syllogism.",
+        "Create a new task about the travel phrase. It should differ from the real tasks above.",
+        "Write a mystery story. The training example describes a lighthouse mystery.",
+        "Using the given keywords, write a short poem.",
+        "Make a question like the example tasks, about fractions.",
+    ],
+)
+def test_an_instruction_about_its_prompts_tasks_speaks_of_its_making(instruction: str):
+    from gra_graph.drafts import speaks_of_its_making
+
+    assert speaks_of_its_making(instruction)
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Write a Python task scheduler that runs a job every hour.",
+        "Create a new task in my to-do app for Monday at 9am: call the plumber.",
+        "What are the reserved keywords of C, and what does each one do?",
+        "Explain the following keywords: async, await.",
+        "Sort the examples below by size: 3, 1, 2.",
+        "Translate into Spanish: 'Where is the train station?'",
+    ],
+)
+def test_ordinary_tasks_do_not_speak_of_their_making(instruction: str):
+    from gra_graph.drafts import speaks_of_its_making
+
+    assert not speaks_of_its_making(instruction)
+
+
+def _own_seed(prompt: str) -> str:
+    """Which seed a generator prompt grew from: its pool shows the seed's own task first."""
+    return re.search(r"- Task: Task number (\d+)", prompt).group(1)
+
+
+async def test_a_meta_task_is_redrafted_when_attempts_allow(tmp_path: Path):
+    drafts: Counter[str] = Counter()
+
+    def reply(title: str, prompt: str) -> str:
+        if "write ONE new task" in prompt:
+            seed = _own_seed(prompt)
+            drafts[seed] += 1
+            if drafts[seed] == 1:
+                return "Create a new task about lists, reversal and slicing."
+            return f"Reverse the list [{seed}, 1, 2] in Python without modifying it."
+        return "Use a slice with step -1: items[::-1] returns the list reversed."
+
+    records, _ = await run_one(tmp_path, {"text": reply}, draft_attempts=2)
+    assert records
+    for record in records:
+        assert record.instruction.startswith("Reverse the list [")
+        assert record.checks, "the redrafted task reaches the instruction check"
+        assert len([c for c in record.calls if c.stage == "write_instruction"]) == 2
+
+
+async def test_a_meta_task_rejects_the_sample_when_attempts_run_out(tmp_path: Path):
+    def meta(title: str, prompt: str) -> str:
+        if "write ONE new task" in prompt:
+            return "Create a new task about lists, reversal and slicing."
+        return "an answer"
+
+    records, _ = await run_one(tmp_path, {"text": meta}, draft_attempts=3)
+    assert records and all("wrote about its prompt's tasks" in r.reason for r in records)
+    assert all(not r.checks for r in records)
+    assert all(len([c for c in r.calls if c.stage == "write_instruction"]) == 3 for r in records)
+
+
+async def test_a_restated_answer_is_redrafted(tmp_path: Path):
+    answers: Counter[str] = Counter()
+
+    def reply(title: str, prompt: str) -> str:
+        if "write ONE new task" in prompt:
+            return f"Reverse the words of sentence number {_own_seed(prompt)} in Python."
+        task = re.search(r"sentence number (\d+)", prompt).group(1)
+        answers[task] += 1
+        if answers[task] == 1:
+            return f"Reverse the words of sentence number {task} in Python"
+        return "Split on spaces, reverse the list, join: ' '.join(s.split()[::-1])."
+
+    records, _ = await run_one(tmp_path, {"text": reply}, draft_attempts=2)
+    assert records and all(r.checks for r in records)
+    assert all(len([c for c in r.calls if c.stage == "write_response"]) == 2 for r in records)

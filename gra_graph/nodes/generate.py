@@ -7,7 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from gra_graph.context import GraContext
-from gra_graph.drafts import echoes_prompt, restates_instruction
+from gra_graph.drafts import instruction_fault, response_fault
 from gra_graph.nodes.calls import ask_stage
 from gra_graph.nodes.common import call_key, reject
 from gra_graph.roles import draw_roles as draw
@@ -64,51 +64,63 @@ async def compose_keywords(state: GraState, runtime: Runtime[GraContext]) -> dic
     return update | {"keywords": list(out.value.keywords)}  # type: ignore[attr-defined]
 
 
+def _draft_key(state: GraState, attempt: int) -> tuple[object, ...]:
+    """The first draft keeps the call identity it always had; each redraft gets its own."""
+    return call_key(state) if attempt == 0 else call_key(state, "redraft", attempt)
+
+
 async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
     """Stage 2b: an instruction built on the new keywords, guided by the pool's real tasks and
     their summaries, written as one JSON string so it ends where the task ends. A "task" that
-    copies the stage's own prompt is rejected before review (:mod:`gra_graph.drafts`)."""
+    copies the stage's own prompt, or speaks of its prompt's tasks, is drafted again up to
+    ``generation.draft_attempts`` times, then rejected before review (:mod:`gra_graph.drafts`)."""
+    ctx = runtime.context
     generator = state["roles"]["generator"]
-    out = await ask_stage(
-        runtime.context,
-        generator,
-        Stage.WRITE_INSTRUCTION,
-        {
-            "domain": state["domain"],
-            "keywords": ", ".join(state["keywords"]),
-            "summaries": "\n".join(f"- {p['summary']}" for p in state["pool"]),
-            "examples": _task_examples(state["pool"]),
-        },
-        call_key(state),
-    )
-    update: dict[str, Any] = {"calls": [out.record.model_dump()]}
-    if out.value is None:
-        return update | reject(f"generator {generator} wrote no instruction: {out.error}")
-    instruction = out.value.instruction  # type: ignore[attr-defined]
-    update["instruction"] = instruction
-    if echoes_prompt(instruction, runtime.context.prompts[Stage.WRITE_INSTRUCTION].fixed_text):
-        return update | reject(f"generator {generator} copied its prompt, not wrote a task")
-    return update
+    values = {
+        "domain": state["domain"],
+        "keywords": ", ".join(state["keywords"]),
+        "summaries": "\n".join(f"- {p['summary']}" for p in state["pool"]),
+        "examples": _task_examples(state["pool"]),
+    }
+    fixed_text = ctx.prompts[Stage.WRITE_INSTRUCTION].fixed_text
+    calls: list[dict[str, Any]] = []
+    for attempt in range(ctx.config.generation.draft_attempts):
+        out = await ask_stage(
+            ctx, generator, Stage.WRITE_INSTRUCTION, values, _draft_key(state, attempt)
+        )
+        calls.append(out.record.model_dump())
+        if out.value is None:
+            return {"calls": calls} | reject(
+                f"generator {generator} wrote no instruction: {out.error}"
+            )
+        instruction = out.value.instruction  # type: ignore[attr-defined]
+        fault = instruction_fault(instruction, fixed_text)
+        if fault is None:
+            return {"calls": calls, "instruction": instruction}
+    return {"calls": calls, "instruction": instruction} | reject(f"generator {generator} {fault}")
 
 
 async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
-    """Stage 2c: the Generator answers its own instruction; an answer that only restates the
-    instruction, or copies the stage's prompt, is rejected before any reviewer sees it
+    """Stage 2c: the Generator answers its own instruction. An answer that only restates the
+    instruction, or copies the stage's prompt, is drafted again up to
+    ``generation.draft_attempts`` times, then rejected before any reviewer sees it
     (:mod:`gra_graph.drafts`)."""
+    ctx = runtime.context
     generator = state["roles"]["generator"]
-    out = await ask_stage(
-        runtime.context,
-        generator,
-        Stage.WRITE_RESPONSE,
-        {"domain": state["domain"], "instruction": state["instruction"]},
-        call_key(state),
-    )
-    update: dict[str, Any] = {"calls": [out.record.model_dump()]}
-    if out.value is None:
-        return update | reject(f"generator {generator} wrote no response: {out.error}")
-    update["response"] = out.value
-    if restates_instruction(state["instruction"], str(out.value)):
-        return update | reject(f"generator {generator} restated the instruction, not answered it")
-    if echoes_prompt(str(out.value), runtime.context.prompts[Stage.WRITE_RESPONSE].fixed_text):
-        return update | reject(f"generator {generator} copied its prompt, not answered")
-    return update
+    values = {"domain": state["domain"], "instruction": state["instruction"]}
+    fixed_text = ctx.prompts[Stage.WRITE_RESPONSE].fixed_text
+    calls: list[dict[str, Any]] = []
+    for attempt in range(ctx.config.generation.draft_attempts):
+        out = await ask_stage(
+            ctx, generator, Stage.WRITE_RESPONSE, values, _draft_key(state, attempt)
+        )
+        calls.append(out.record.model_dump())
+        if out.value is None:
+            return {"calls": calls} | reject(
+                f"generator {generator} wrote no response: {out.error}"
+            )
+        response = str(out.value)
+        fault = response_fault(state["instruction"], response, fixed_text)
+        if fault is None:
+            return {"calls": calls, "response": out.value}
+    return {"calls": calls, "response": out.value} | reject(f"generator {generator} {fault}")
