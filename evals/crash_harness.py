@@ -25,10 +25,11 @@ Invariants checked when a round completes:
 * ``gra runs`` lists the directory as ``crashed`` after each kill (or ``complete`` when the run
   had completed before the kill landed) and ``complete`` at the end;
 * the records, annotations, accepted rows, dedup decisions and summary counts equal those of an
-  uninterrupted reference run of the same command, with timing fields (``seconds``, wall time,
-  tokens per second) removed. ``--tolerate-engine-divergence`` relaxes this one to what was on
-  disk before each round's first kill, for as long as a model's output can depend on the calls
-  that ran before it on the same loaded model (see README, "Crash safety").
+  uninterrupted reference run of the same command, with timing fields (``seconds``, a call's
+  ``finished_at`` stamp, wall time, tokens per second) removed. ``--tolerate-engine-divergence``
+  relaxes this one to what was on disk before each round's first kill, for as long as a model's
+  output can depend on the calls that ran before it on the same loaded model (see README,
+  "Crash safety").
 
 Prints a JSON summary (and writes it with ``--json-out``); exits 1 if any invariant failed.
 
@@ -89,7 +90,7 @@ SMALL_BUDGETS = {
 }
 LENIENT = {"committee_size": 1, "thresholds": {"tau": 0.0, "delta": 10.0, "min_valid_reviews": 1}}
 APPROVE_PROMPT = ROOT / "evals" / "prompts" / "approve_instruction.txt"
-TIMING_FIELDS = {"seconds"}
+TIMING_FIELDS = {"seconds", "finished_at"}  # a call's duration and wall-clock stamp
 SUMMARY_FIELDS = (
     "seed_samples",
     "accepted",
@@ -290,8 +291,8 @@ def checkpointed_calls_kept(
 ) -> list[str]:
     """Calls an unfinished thread had checkpointed at a kill must all be in its final record.
 
-    The proof that a resume continued the thread instead of redoing it; exact, timings
-    included, since the record is built from the checkpointed state.
+    The proof that a resume continued the thread instead of redoing it; exact, durations and
+    ``finished_at`` stamps included, since the record is built from the checkpointed state.
     """
     final = {f"{r['seed_index']}-{r['sample_index']}": r["calls"] for r in records}
     problems = []

@@ -84,6 +84,12 @@ class CallRecord(_Model):
     faults: list[FaultKind] = Field(
         default_factory=list, description="the kind of each failed attempt, in order"
     )
+    finished_at: float | None = Field(
+        None,
+        description="wall-clock time the call finished, its last attempt included (Unix epoch "
+        "seconds, UTC); None in records and checkpoints written before calls were stamped. A "
+        "call replayed from a checkpoint on resume keeps the stamp of when it was made",
+    )
 
 
 Score = Annotated[int | float, Field(ge=0, le=10)]

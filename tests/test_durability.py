@@ -7,12 +7,14 @@ The real-model version of this is ``evals/crash_harness.py`` (and ``test_e2e_cra
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -40,9 +42,13 @@ def fake_run(out: Path, crash_at: str | None = None, *extra: str) -> int:
     return proc.returncode
 
 
+TIMING_FIELDS = {"seconds", "finished_at"}
+"""What differs between two runs that made the same calls: durations and wall-clock stamps."""
+
+
 def without_timing(obj):
     if isinstance(obj, dict):
-        return {k: without_timing(v) for k, v in obj.items() if k != "seconds"}
+        return {k: without_timing(v) for k, v in obj.items() if k not in TIMING_FIELDS}
     if isinstance(obj, list):
         return [without_timing(v) for v in obj]
     return obj
@@ -54,12 +60,18 @@ def journal(path: Path) -> list[dict]:
     return [json.loads(line) for line in data.splitlines()]
 
 
-def outcome(out: Path) -> dict:
+def outcome_rows(out: Path) -> list[dict]:
+    """The records of a complete run: each seed-sample exactly once."""
     records = journal(out / "records.jsonl")
     keys = [(r["seed_index"], r["sample_index"]) for r in records]
     assert len(keys) == len(set(keys)), f"duplicate records {keys}"
     assert set(keys) == EXPECTED
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    return records
+
+
+def outcome(out: Path) -> dict:
+    records = outcome_rows(out)
     return {
         "records": sorted((without_timing(r) for r in records), key=lambda r: json.dumps(r)),
         "annotations": without_timing(journal(out / "annotations.jsonl")),
@@ -139,6 +151,43 @@ def test_kill_between_record_and_prune_leaves_rows_that_resume_deletes(tmp_path:
     assert finished in stored_threads(out)  # recorded, not yet pruned
     assert fake_run(out) == 0
     assert stored_threads(out) == set()
+
+
+async def checkpointed_calls(db: Path, thread_ids: set[str]) -> dict[str, list[dict]]:
+    """The model calls each thread had recorded in its latest checkpoint."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from gra_graph.graph import build_graph
+
+    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+        graph = build_graph(checkpointer=saver)
+        found = {}
+        for thread_id in thread_ids:
+            state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+            found[thread_id] = list(state.values.get("calls", []))
+        return found
+
+
+def test_a_resume_keeps_the_checkpointed_calls_and_their_wall_clock_stamps(tmp_path: Path):
+    out = tmp_path / "run"
+    assert fake_run(out, "after-checkpoint-commit:40") == -signal.SIGKILL
+    recorded = {f"{r['seed_index']}-{r['sample_index']}" for r in journal(out / "records.jsonl")}
+    unfinished = stored_threads(out) - recorded
+    partial = asyncio.run(checkpointed_calls(out / "checkpoints.sqlite", unfinished))
+    assert any(partial.values()), "some unfinished thread had checkpointed calls"
+    resumed_at = time.time()
+    assert fake_run(out) == 0
+    final = {f"{r['seed_index']}-{r['sample_index']}": r["calls"] for r in outcome_rows(out)}
+    for thread_id, calls in partial.items():
+        # replayed, not redone: each call as it was made, stamp included (parallel reviewer
+        # calls of one step may be listed in another order)
+        assert all(call in final[thread_id] for call in calls)
+        assert all(call["finished_at"] < resumed_at for call in calls)
+        new = [c for c in final[thread_id] if c not in calls]
+        assert all(c["finished_at"] > resumed_at for c in new)
+    assert any(c["finished_at"] > resumed_at for thread_id in partial for c in final[thread_id]), (
+        "the resume made the unfinished threads' remaining calls"
+    )
 
 
 def test_without_pruning_every_thread_keeps_its_checkpoints(tmp_path: Path, reference: dict):

@@ -44,9 +44,13 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in text.splitlines()]
 
 
+TIMING_FIELDS = {"seconds", "finished_at"}
+"""What differs between two runs that made the same calls: durations and wall-clock stamps."""
+
+
 def without_timing(obj):
     if isinstance(obj, dict):
-        return {k: without_timing(v) for k, v in obj.items() if k != "seconds"}
+        return {k: without_timing(v) for k, v in obj.items() if k not in TIMING_FIELDS}
     if isinstance(obj, list):
         return [without_timing(v) for v in obj]
     return obj

@@ -17,6 +17,8 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
+from itertools import groupby, pairwise
 from pathlib import Path
 
 import pytest
@@ -27,9 +29,9 @@ from gra_graph.evaluation.evaluate import evaluate_run
 from gra_graph.rundirs import RunDir
 from gra_graph.state import Record
 from gra_graph.viewer.app import ViewerError, create_app, is_loopback, serve
-from gra_graph.viewer.records import RunRecords
+from gra_graph.viewer.records import RunRecords, load_records
 from gra_graph.viewer.report import report_html, run_stats
-from gra_graph.viewer.stats import SampleFilter
+from gra_graph.viewer.stats import MODEL_TIME_AXIS, WALL_CLOCK_AXIS, SampleFilter
 from gra_graph.viewer.svg import histogram_svg, line_svg
 from tests.support.helpers import ROOT
 from tests.support.viewer_run import viewer_run
@@ -98,7 +100,7 @@ def test_stats_rates_are_gra_evals_and_the_rest_match_the_records(run: Path):
         assert summary.histogram == tuple(values.count(i) for i in range(11))
         assert summary.mean == pytest.approx(sum(values) / len(values), abs=1e-3)
         assert (summary.low, summary.high) == (min(values), max(values))
-    # throughput: one point per record with model time, x growing, tokens/s of that record
+    # throughput: one point per record, with its model time growing and its own tokens/s
     timed = [r for r in rows if r["seconds"] > 0]
     assert len(stats.throughput) == len(timed)
     xs = [p.model_seconds for p in stats.throughput]
@@ -111,6 +113,92 @@ def test_stats_rates_are_gra_evals_and_the_rest_match_the_records(run: Path):
     # edge counts: every record entered the graph and ended once
     assert stats.counts.records == 12
     assert sum(n for (_, target), n in stats.counts.edges.items() if target == "__end__") == 12
+
+
+# ---- tokens/s over wall-clock time
+
+
+def rewrite_records(run_dir: Path, change) -> None:
+    """Apply ``change`` to every raw record row of ``run_dir``'s journal, in place."""
+    rows = [change(i, row) for i, row in enumerate(raw_rows(run_dir))]
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    (run_dir / "records.jsonl").write_text(text, encoding="utf-8")
+
+
+def unstamped(row: dict) -> dict:
+    """``row`` as a record written before calls were stamped: no ``finished_at`` key at all."""
+    calls = [{k: v for k, v in c.items() if k != "finished_at"} for c in row["calls"]]
+    return {**row, "calls": calls}
+
+
+def test_every_call_is_stamped_with_the_wall_clock_time_it_finished(run: Path):
+    rows = raw_rows(run)
+    created = datetime.fromisoformat(json.loads((run / "run.json").read_text())["created"])
+    started = created.timestamp() - 1  # run.json's time has whole seconds
+    for row in rows:
+        assert row["calls"], "every record here made calls"
+        stamps = [c["finished_at"] for c in row["calls"]]
+        assert all(started <= t <= time.time() for t in stamps), stamps
+        # a thread's steps run one after another: every call of a step (one stage; reviewers
+        # in parallel, listed in any order) finished before any call of the next step
+        steps = [
+            [c["finished_at"] for c in calls]
+            for _, calls in groupby(row["calls"], key=lambda c: c["stage"])
+        ]
+        assert len(steps) >= 4  # keywords, instruction, response, checks at least
+        for earlier, later in pairwise(steps):
+            assert max(earlier) < min(later), (row["seed_index"], row["sample_index"])
+
+
+def test_tokens_per_second_is_plotted_over_wall_clock_time(run: Path):
+    stats = run_stats(run)
+    rows = [r for r in raw_rows(run) if r["seconds"] > 0]
+    assert stats.wall_clock and stats.throughput_axis == WALL_CLOCK_AXIS
+    # x: when the record's last call finished, in seconds since the run's first call finished
+    first = min(c["finished_at"] for r in rows for c in r["calls"])
+    expected = sorted(
+        (max(c["finished_at"] for c in r["calls"]) - first, r["completion_tokens"] / r["seconds"])
+        for r in rows
+    )
+    series = stats.throughput_series()
+    assert [x for x, _ in series] == pytest.approx([x for x, _ in expected], abs=1e-3)
+    assert [y for _, y in series] == pytest.approx([y for _, y in expected])
+    assert series[0][0] > 0  # a record ends after its own first call, the run's first at best
+    page = report_html(run)
+    assert f"{WALL_CLOCK_AXIS} ({series[0][0]:g} to {series[-1][0]:g})" in page
+    assert "placed at the wall-clock time its last call finished" in page
+
+
+def test_records_without_stamps_are_plotted_over_model_time(run: Path, tmp_path: Path):
+    old = copy_run(run, tmp_path)
+    rewrite_records(old, lambda i, row: unstamped(row))
+    stats = run_stats(old)  # the old records load: their calls' finished_at is None
+    loaded = load_records(old)
+    assert len(loaded.records) == 12 and loaded.unreadable == 0
+    assert all(c.finished_at is None for r in loaded.records for c in r.calls)
+    assert not stats.wall_clock and stats.throughput_axis == MODEL_TIME_AXIS
+    rows = [r for r in raw_rows(old) if r["seconds"] > 0]
+    model_time = [sum(r["seconds"] for r in rows[: i + 1]) for i in range(len(rows))]
+    series = stats.throughput_series()
+    assert [x for x, _ in series] == pytest.approx(model_time, abs=1e-3)
+    assert [y for _, y in series] == pytest.approx(
+        [r["completion_tokens"] / r["seconds"] for r in rows]
+    )
+    page = report_html(old)
+    assert f"{MODEL_TIME_AXIS} ({series[0][0]:g} to {series[-1][0]:g})" in page
+    assert WALL_CLOCK_AXIS not in page and "carries wall-clock times" in page
+    assert not stats.notes  # all old: nothing mixed to warn about
+
+
+def test_a_run_with_some_unstamped_records_falls_back_to_model_time_with_a_note(
+    run: Path, tmp_path: Path
+):
+    mixed = copy_run(run, tmp_path)
+    rewrite_records(mixed, lambda i, row: unstamped(row) if i == 0 else row)
+    stats = run_stats(mixed)
+    assert not stats.wall_clock and stats.throughput_axis == MODEL_TIME_AXIS
+    assert [x for x, _ in stats.throughput_series()] == [p.model_seconds for p in stats.throughput]
+    assert any("1 of 12 record(s) carry no wall-clock stamps" in n for n in stats.notes)
 
 
 def test_gra_stats_prints_the_tables(run: Path, capsys):
@@ -266,6 +354,9 @@ def test_sample_page_shows_the_whole_provenance(client: TestClient, run: Path):
         assert review["weaknesses"] in text or review["abstained"]
     assert '<pre class="diff">' in text and '<span class="add">+' in text
     assert '<span class="del">-' in text
+    for call in revised["calls"]:  # each call's wall-clock finish, in UTC
+        finished = datetime.fromtimestamp(call["finished_at"], tz=UTC)
+        assert f"<td>{finished.isoformat(timespec='milliseconds')}</td>" in text
     adjudicated = next(r for r in rows if r["adjudication"])
     text = client.get(f"/sample/{adjudicated['seed_index']}/{adjudicated['sample_index']}").text
     assert "weighed the reviews" in text  # the adjudicator's rationale

@@ -10,7 +10,8 @@ transport faults get their own kinds (:mod:`gra_graph.llm.fault_kinds`: ``connec
 ``rate_limit``, ``server_error``, ``client_error``, ``malformed_body``), and after a transient
 one (rate limit, server error, unreachable server) the next attempt waits, exponentially or as
 long as the server's ``Retry-After`` asks (bounded). The kind of every
-failed attempt is kept in the call's :class:`~gra_graph.state.CallRecord`. Nothing here raises
+failed attempt is kept in the call's :class:`~gra_graph.state.CallRecord`, with its duration
+and the wall-clock time it finished. Nothing here raises
 for a model's misbehaviour, and nothing invents a default value.
 
 What a timeout means depends on what runs the member. On the batched llama.cpp engine (the
@@ -193,6 +194,7 @@ async def _attempts(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         seconds=round(time.perf_counter() - started, 4),
+        finished_at=time.time(),  # wall clock, for plots over the run; seconds is the duration
         attempts=attempt,
         ok=error is None,
         error=error,

@@ -13,6 +13,7 @@ import difflib
 import html
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 from gra_graph.state import Record, Revision
@@ -124,16 +125,31 @@ def plots_html(stats: RunStats) -> str:
         or [["(no scores yet)", "0", "-", "-", "-", "-"]],
     )
     histograms = "".join(histogram_svg(s.dimension, s.histogram, labels) for s in stats.scores)
-    points = [(p.model_seconds, p.tokens_per_second) for p in stats.throughput]
     overall = stats.tokens_per_second
-    throughput = line_svg("completion tokens/s per record", points, "model seconds", "tokens/s")
+    throughput = line_svg(
+        "completion tokens/s per record",
+        stats.throughput_series(),
+        stats.throughput_axis,
+        "tokens/s",
+    )
+    if stats.wall_clock:
+        axis = (
+            "Each point is one record, placed at the wall-clock time its last call finished, in "
+            "seconds since the run's first call finished."
+        )
+    elif stats.throughput:
+        axis = (
+            "Not every record carries wall-clock times (records written before calls were "
+            "stamped): the x axis is model time, the calls' seconds added up in finishing order."
+        )
+    else:
+        axis = ""
     return (
         f'<h2>Scores per dimension</h2>{summaries}<div class="plots">{histograms}</div>'
         "<h2>Tokens per second over the run</h2>"
         f"<p>{stats.completion_tokens} completion tokens in {stats.model_seconds:g} model "
-        f"seconds: {_num(overall, 1)} tokens/s. Records carry each call's duration, not "
-        "wall-clock times: the x axis is model time (the calls' seconds added up in finishing "
-        "order; calls that ran at once count in full).</p>"
+        f"seconds (the calls' own durations added up; calls that ran at once count in full): "
+        f"{_num(overall, 1)} tokens/s. {axis}</p>"
         f'<div class="plots">{throughput}</div>'
     )
 
@@ -400,15 +416,23 @@ def _revisions(r: Record) -> str:
     return out
 
 
+def clock_time(stamp: float | None) -> str:
+    """A call's ``finished_at`` as UTC ISO 8601 to the millisecond; "-" for an unstamped call."""
+    if stamp is None:
+        return "-"
+    return datetime.fromtimestamp(stamp, tz=UTC).isoformat(timespec="milliseconds")
+
+
 def _calls(r: Record) -> str:
     rows = [
         [esc(c.stage), esc(c.member), esc(c.model_file), str(c.prompt_tokens),
-         str(c.completion_tokens), f"{c.seconds:g}", str(c.attempts), _yes(c.ok), esc(c.error)]
+         str(c.completion_tokens), f"{c.seconds:g}", clock_time(c.finished_at), str(c.attempts),
+         _yes(c.ok), esc(c.error)]
         for c in r.calls
     ]  # fmt: skip
     head = ["stage", "member", "model", "prompt tokens", "completion tokens", "seconds",
-            "attempts", "ok", "error"]  # fmt: skip
-    return "<h2>Calls</h2>" + _table(head, rows or [["(no calls)"] + [""] * 8])
+            "finished (UTC)", "attempts", "ok", "error"]  # fmt: skip
+    return "<h2>Calls</h2>" + _table(head, rows or [["(no calls)"] + [""] * 9])
 
 
 SAMPLE_SECTIONS = (

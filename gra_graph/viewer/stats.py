@@ -4,9 +4,14 @@ Outcome counts and rates are :mod:`gra_graph.evaluation`'s (:class:`RecordTally`
 stats`` and ``gra eval`` never disagree. Added here: abstentions per member, score summaries
 and histograms per dimension, and completion tokens per second along the run.
 
-Records carry no wall-clock times, only each call's own duration: "over time" is the run's
-model time, the records' call seconds added up in finishing order (calls that ran at the same
-time count in full, as in ``gra eval``'s cost).
+Tokens/s "along the run" is one point per record, placed on the wall clock: the time its last
+call finished (each call's ``finished_at`` stamp), in seconds since the run's first call
+finished, so calls that ran at once share the axis and a stop before a resume shows as a gap.
+Records written before calls were stamped carry only each call's own duration; when any record
+read lacks stamps, every point is placed at model time instead, the records' call seconds added
+up in finishing order (calls that ran at the same time count in full, as in ``gra eval``'s
+cost), and the axis label says which (:attr:`RunStats.throughput_axis`). The overall tokens/s
+is completion tokens over model seconds either way.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from gra_graph.vocabulary import DOMAINS, SCORE_DIMENSIONS
 
 SCORE_BINS = 11
 """Histogram bins of a 0-10 score: one per integer, an expected score goes to its nearest."""
+WALL_CLOCK_AXIS = "wall-clock seconds since the first call"
+"""The tokens/s plot's x axis when every record's calls carry ``finished_at`` stamps."""
+MODEL_TIME_AXIS = "model seconds"
+"""The tokens/s plot's x axis for records without stamps: the calls' seconds added up."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +84,25 @@ class ScoreSummary:
 
 @dataclass(frozen=True)
 class ThroughputPoint:
-    """One record's completion tokens per second, at the model time the run had reached."""
+    """One record's completion tokens per second, with when it finished on both clocks."""
 
     model_seconds: float
+    """the model time the run had reached: call seconds added up, this record's included"""
     tokens_per_second: float
+    finished_at: float | None = None
+    """when the record's last call finished (Unix epoch seconds); None for an unstamped record"""
+
+
+def finished_at(record: Record) -> float | None:
+    """The wall-clock time ``record``'s last call finished; None when no call carries a stamp
+    (a record written before calls were stamped, or one without calls)."""
+    return max((c.finished_at for c in record.calls if c.finished_at is not None), default=None)
+
+
+def first_call_at(records: Iterable[Record]) -> float | None:
+    """The wall-clock time the earliest stamped call of ``records`` finished, if any."""
+    stamps = [c.finished_at for r in records for c in r.calls if c.finished_at is not None]
+    return min(stamps, default=None)
 
 
 @dataclass
@@ -93,6 +117,8 @@ class RunStats:
     throughput: list[ThroughputPoint]
     completion_tokens: int
     model_seconds: float
+    first_call_at: float | None
+    """when the run's first call finished (Unix epoch seconds), the wall-clock axis's zero"""
     counts: RunCounts
     domains: list[str]
     members: list[str]
@@ -103,6 +129,32 @@ class RunStats:
     def tokens_per_second(self) -> float | None:
         """Completion tokens over model seconds, the whole run."""
         return self.completion_tokens / self.model_seconds if self.model_seconds > 0 else None
+
+    @property
+    def wall_clock(self) -> bool:
+        """Whether the tokens/s plot is over wall-clock time: every point carries a stamp."""
+        return (
+            bool(self.throughput)
+            and self.first_call_at is not None
+            and all(p.finished_at is not None for p in self.throughput)
+        )
+
+    @property
+    def throughput_axis(self) -> str:
+        """The tokens/s plot's x axis label: wall-clock or model seconds."""
+        return WALL_CLOCK_AXIS if self.wall_clock else MODEL_TIME_AXIS
+
+    def throughput_series(self) -> list[tuple[float, float]]:
+        """The tokens/s plot's (x, tokens/s) points, in x order: x is wall-clock seconds since
+        the first call finished when :attr:`wall_clock`, else model seconds."""
+        zero = self.first_call_at
+        if not self.wall_clock or zero is None:
+            return [(p.model_seconds, p.tokens_per_second) for p in self.throughput]
+        return sorted(
+            (round(p.finished_at - zero, 3), p.tokens_per_second)
+            for p in self.throughput
+            if p.finished_at is not None  # every one, when wall_clock
+        )
 
     @property
     def rates(self) -> dict[str, float | None]:
@@ -175,7 +227,11 @@ def compute_stats(records: RunRecords) -> RunStats:
         seconds += record.seconds
         if record.seconds > 0:
             throughput.append(
-                ThroughputPoint(round(seconds, 3), record.completion_tokens / record.seconds)
+                ThroughputPoint(
+                    round(seconds, 3),
+                    record.completion_tokens / record.seconds,
+                    finished_at(record),
+                )
             )
     kept = (
         sum(1 for _ in run.journal_rows(run.accepted_path)) if run.accepted_path.is_file() else None
@@ -186,6 +242,12 @@ def compute_stats(records: RunRecords) -> RunStats:
         notes.append(f"{records.unreadable} journal row(s) are not records of this version")
     if records.duplicates:
         notes.append(f"{records.duplicates} duplicate record line(s) counted once")
+    unstamped = sum(1 for p in throughput if p.finished_at is None)
+    if 0 < unstamped < len(throughput):
+        notes.append(
+            f"{unstamped} of {len(throughput)} record(s) carry no wall-clock stamps (written "
+            "before calls were stamped): tokens/s is plotted over model time"
+        )
     if info.status != "complete":
         notes.append(f"status {info.status}: the figures cover the records written so far")
     return RunStats(
@@ -197,6 +259,7 @@ def compute_stats(records: RunRecords) -> RunStats:
         throughput=throughput,
         completion_tokens=tokens,
         model_seconds=round(seconds, 3),
+        first_call_at=first_call_at(records.records),
         counts=counts,
         domains=_ordered((r.domain for r in records.records), DOMAINS),
         members=sorted(members),
