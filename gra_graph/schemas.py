@@ -103,6 +103,20 @@ def adjudication_output(dimensions: tuple[str, ...] = SCORE_DIMENSIONS) -> type[
     return _rubric_model("AdjudicationOutput", dimensions, rationale=(ShortText, ""))
 
 
+@lru_cache(maxsize=1024)
+def text_first(model: type[_Rubric], text_order: tuple[str, ...]) -> type[_Rubric]:
+    """``model`` with its free-text fields (strengths and weaknesses, or rationale) before the
+    scores, in ``text_order``: the JSON key order the grammar enforces follows the fields'
+    order, so the reviewer writes its critique before it scores (critique first)."""
+    dims = model.DIMENSIONS
+    fields = model.model_fields
+    rest = [f for f in fields if f not in dims and f not in text_order]
+    ordered = {f: (fields[f].annotation, fields[f]) for f in [*text_order, *rest, *dims]}
+    first = create_model(model.__name__, __base__=_Rubric, **ordered)  # type: ignore[call-overload]
+    first.DIMENSIONS = dims
+    return first
+
+
 ScoreOutput = score_output(SCORE_DIMENSIONS)
 AdjudicationOutput = adjudication_output(SCORE_DIMENSIONS)
 

@@ -141,3 +141,22 @@ def reorder_prompt(text: str, dimensions: Sequence[str], order: Sequence[str]) -
         return out
 
     return _list_pattern(dims).sub(rewrite, text)
+
+
+def text_keys_first(
+    text: str, dimensions: Sequence[str], text_keys: Sequence[str]
+) -> tuple[str, ...] | None:
+    """The free-text JSON keys (``text_keys``: "weaknesses", "rationale", ...) a scored stage's
+    prompt names, quoted, before every dimension key, in the prompt's order; None when it names
+    none first. Such a prompt asks for the critique before the scores, and the output schema is
+    built in that order.
+
+    >>> text_keys_first('Keys "weaknesses", "strengths", "a" and "b".', ("a", "b"),
+    ...                 ("strengths", "weaknesses"))
+    ('weaknesses', 'strengths')
+    >>> text_keys_first('Keys "a", "b" and "weaknesses".', ("a", "b"), ("weaknesses",)) is None
+    True
+    """
+    first_dim = min((i for d in dimensions if (i := text.find(f'"{d}"')) >= 0), default=len(text))
+    found = sorted((i, k) for k in text_keys if 0 <= (i := text.find(f'"{k}"')) < first_dim)
+    return tuple(k for _, k in found) or None

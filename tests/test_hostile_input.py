@@ -19,7 +19,7 @@ from gra_graph.runner import RunDirectoryError, Runner, RunWriteError
 from gra_graph.seeds import SeedFile, SeedFileError
 from gra_graph.state import Seed
 from tests.support.fakes import committee_config, fake_members
-from tests.support.helpers import ROOT
+from tests.support.helpers import ROOT, shipped_prompts_yaml
 
 GOOD = {
     "instruction": "Add 2 and 3.",
@@ -233,12 +233,6 @@ async def test_the_runner_pulls_seeds_lazily(tmp_path: Path):
 # ---- graph files and model paths
 
 
-def prompts_yaml() -> str:
-    """The ``prompts:`` section of a graph file written outside graphs/."""
-    files = sorted((ROOT / "prompts").glob("*.txt"))
-    return "prompts:\n" + "".join(f"  {p.stem}: {p}\n" for p in files)
-
-
 def test_a_model_path_is_only_ever_a_path(tmp_path: Path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     graph = tmp_path / "g.yaml"
@@ -248,7 +242,7 @@ def test_a_model_path_is_only_ever_a_path(tmp_path: Path, capsys, monkeypatch):
         "  - {name: b, model: '`touch pwned`'}\n"
         "  - {name: c, model: smollm2-135m}\n"
         "committee_size: 1\nadjudication: false\nthresholds: {min_valid_reviews: 1}\n"
-        + prompts_yaml()
+        + shipped_prompts_yaml()
     )
     assert main(["check", str(graph)]) == EXIT_INPUT
     err = " ".join(capsys.readouterr().err.split())
@@ -318,7 +312,7 @@ def fake_graph(tmp_path: Path) -> Path:
             ("adj", "adjudicator"),
         ]
     )
-    graph.write_text(f"members:\n{members}dedup: {{embedder: ngram}}\n{prompts_yaml()}")
+    graph.write_text(f"members:\n{members}dedup: {{embedder: ngram}}\n{shipped_prompts_yaml()}")
     return graph
 
 

@@ -21,6 +21,7 @@ from gra_graph.graph import build_graph
 from gra_graph.prompts import PromptError, load_prompts
 from gra_graph.records import build_record
 from gra_graph.score_order import dimension_orders, order_problems, reorder_prompt
+from gra_graph.stages import Stage
 from gra_graph.state import SCORE_DIMENSIONS, InstructionCheck
 from tests.support.fakes import committee_config, fake_members, scores
 from tests.support.helpers import ROOT
@@ -358,3 +359,35 @@ def test_the_llama_cpp_member_takes_the_call_s_repeat_penalty():
     default = model._request([HumanMessage("hi")], None, {})
     assert default.repeat_penalty == 1.1
     assert model._request([HumanMessage("hi")], None, {"repeat_penalty": 1.0}).repeat_penalty == 1.0
+
+
+async def test_a_critique_first_prompt_asks_for_the_critique_before_the_scores():
+    prompts = {s.value: f"../prompts/{s.value}.txt" for s in Stage}
+    prompts["score_response"] = "../prompts/score_response_critique_first.txt"
+    config = committee_config(
+        prompts=prompts, judging={"score_order": "shuffled", "scoring": "expected"}
+    )
+    members = fake_members(
+        config, probing=True, distributions=reviewers_scripted({"ScoreOutput": EIGHT_OR_TEN})
+    )
+    record = await run(config, members)
+    assert record.reviews
+    for review in record.reviews:
+        model = members[review.reviewer].chat_model
+        (schema,) = [s for s in model.schemas if s["title"] == "ScoreOutput"]
+        keys = list(schema["properties"])
+        assert keys[:2] == ["weaknesses", "strengths"]  # in the prompt's order, before scores
+        assert keys[2:] == review.dimension_order  # the shuffled order still holds after them
+        assert schema["required"] == keys
+        assert review.scoring == "expected"
+        assert review.scores == dict.fromkeys(SCORE_DIMENSIONS, 9.0)
+
+
+async def test_the_shipped_score_prompt_asks_for_the_scores_first():
+    config = judging_config()
+    members = fake_members(config)
+    record = await run(config, members)
+    for review in record.reviews:
+        model = members[review.reviewer].chat_model
+        (schema,) = [s for s in model.schemas if s["title"] == "ScoreOutput"]
+        assert list(schema["properties"])[-2:] == ["strengths", "weaknesses"]

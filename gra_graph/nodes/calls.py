@@ -59,8 +59,8 @@ from gra_graph.llm.fault_kinds import backoff_seconds, classify_exception
 from gra_graph.llm.value_probe import ValueProbe, probes_to_json
 from gra_graph.prompts import PromptTemplate
 from gra_graph.roles import derive_seed
-from gra_graph.schemas import grammar_schema
-from gra_graph.score_order import reorder_prompt
+from gra_graph.schemas import grammar_schema, text_first
+from gra_graph.score_order import reorder_prompt, text_keys_first
 from gra_graph.stages import STAGES, Stage
 from gra_graph.state import CallRecord
 
@@ -228,6 +228,14 @@ async def ask_structured(
     return await _attempts(ctx, member, stage, values, call_key, schema)  # type: ignore[return-value]
 
 
+def _critique_first(ctx: GraContext, stage: Stage) -> tuple[str, ...] | None:
+    """The free-text keys ``stage``'s prompt asks for before the scores, in its order, if any."""
+    dims = tuple(ctx.config.score_dimensions)
+    schema = STAGES[stage].schema(dims)
+    text_keys = [f for f in schema.model_fields if f not in dims] if schema else []
+    return text_keys_first(ctx.prompts[stage].text, dims, text_keys)
+
+
 async def ask_stage(
     ctx: GraContext,
     member: str,
@@ -244,6 +252,8 @@ async def ask_stage(
     member can."""
     dimensions = order if order is not None else ctx.config.score_dimensions
     schema = STAGES[stage].schema(dimensions)
+    if schema is not None and STAGES[stage].scored and (first := _critique_first(ctx, stage)):
+        schema = text_first(schema, first)  # type: ignore[arg-type]
     if schema is None:
         return await ask_text(ctx, member, stage, values, call_key)  # type: ignore[return-value]
     if order is not None and not STAGES[stage].scored:

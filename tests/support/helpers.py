@@ -17,8 +17,10 @@ def shipped_graph_text(name: str = "gra.yaml") -> str:
 
 
 def shipped_prompts_yaml() -> str:
-    """A ``prompts:`` section naming the shipped prompt files by absolute path."""
-    files = sorted((ROOT / "prompts").glob("*.txt"))
+    """A ``prompts:`` section naming each stage's shipped prompt file by absolute path."""
+    from gra_graph.stages import STAGES
+
+    files = [ROOT / "prompts" / spec.prompt_file for spec in STAGES.values()]
     return "prompts:\n" + "".join(f"  {p.stem}: {p}\n" for p in files)
 
 
