@@ -314,7 +314,14 @@ def _parser() -> argparse.ArgumentParser:
         "NAME.cache.sqlite; else bench-review.cache.sqlite here)",
     )
     bench.add_argument(
-        "--limit", type=int, default=None, metavar="N", help="use only the first N pairs"
+        "--skip",
+        type=int,
+        default=0,
+        metavar="N",
+        help="leave out the first N pairs (to bench a dev split apart from the reported one)",
+    )
+    bench.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="use at most N pairs after --skip"
     )
     bench.add_argument(
         "--members", default=None, metavar="A,B", help="bench only these members (comma-separated)"
@@ -904,11 +911,16 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
         load_prompts(config)  # a prompt that cannot be asked in the new order fails here
     if args.members:
         config = restrict_members(config, [n.strip() for n in args.members.split(",") if n.strip()])
+    if args.skip < 0:
+        raise GraphConfigError(f"--skip must be at least 0, got {args.skip}")
     try:
-        pairs = read_pairs(args.pairs, limit=args.limit)
+        end = None if args.limit is None else args.skip + args.limit
+        pairs = read_pairs(args.pairs, limit=end)[args.skip :]
     except PairsFileError as exc:
         console.print(f"[red]error:[/] {safe(exc)}", highlight=False)
         return EXIT_INPUT
+    if not pairs:
+        raise GraphConfigError(f"--skip {args.skip}: no pairs left in {args.pairs}")
     beside = args.json or args.markdown
     default_cache = Path("bench-review.cache.sqlite")
     cache = args.cache or (

@@ -325,3 +325,32 @@ def test_cli_refuses_a_count_below_one(tmp_path: Path, capsys, flag: str):
     )
     assert code == 2
     assert f"{flag} must be at least 1" in capsys.readouterr().err
+
+
+def test_cli_skip_benches_the_later_pairs(tmp_path: Path, monkeypatch):
+    import gra_graph.bench.bench as bench_module
+
+    asked: list[list[int]] = []
+
+    async def no_bench(config, pairs, *args, **kwargs):
+        asked.append([p.index for p in pairs])
+        raise KeyboardInterrupt  # stop before any model loads; main reports it and returns
+
+    monkeypatch.setattr(bench_module, "run_bench", no_bench)
+    monkeypatch.chdir(tmp_path)  # the default cache file lands here
+    pairs = str(ROOT / "evals" / "data" / "review_pairs.jsonl")
+    graph = str(ROOT / "graphs" / "gra.yaml")
+    main(["bench-review", graph, "--pairs", pairs, "--skip", "28", "--limit", "3", "--quiet"])
+    main(["bench-review", graph, "--pairs", pairs, "--limit", "31", "--quiet"])
+    assert asked[0] == asked[1][28:]  # the same pairs, seeded as in a bench of all of them
+    assert len(asked[0]) == 3
+
+
+@pytest.mark.parametrize(("skip", "message"), [("-1", "at least 0"), ("500", "no pairs left")])
+def test_cli_refuses_a_skip_that_leaves_nothing(capsys, skip: str, message: str):
+    pairs = str(ROOT / "evals" / "data" / "review_pairs.jsonl")
+    code = main(
+        ["bench-review", str(ROOT / "graphs" / "gra.yaml"), "--pairs", pairs, "--skip", skip]
+    )
+    assert code == 2
+    assert message in capsys.readouterr().err
