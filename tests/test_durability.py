@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from gra_graph.crashpoints import ENV_VAR, HUMAN_POINTS, POINTS
-from tests.support.helpers import ROOT
+from tests.support.helpers import ROOT, checkpointed_calls
 
 EXPECTED = {(i, j) for i in range(4) for j in range(2)}
 
@@ -151,21 +151,6 @@ def test_kill_between_record_and_prune_leaves_rows_that_resume_deletes(tmp_path:
     assert finished in stored_threads(out)  # recorded, not yet pruned
     assert fake_run(out) == 0
     assert stored_threads(out) == set()
-
-
-async def checkpointed_calls(db: Path, thread_ids: set[str]) -> dict[str, list[dict]]:
-    """The model calls each thread had recorded in its latest checkpoint."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    from gra_graph.graph import build_graph
-
-    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
-        graph = build_graph(checkpointer=saver)
-        found = {}
-        for thread_id in thread_ids:
-            state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
-            found[thread_id] = list(state.values.get("calls", []))
-        return found
 
 
 def test_a_resume_keeps_the_checkpointed_calls_and_their_wall_clock_stamps(tmp_path: Path):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import ROOT, shipped_graph_text
+from tests.support.helpers import ROOT, checkpointed_calls, shipped_graph_text
 
 SEEDS = ROOT / "examples" / "seeds.jsonl"
 
@@ -48,21 +48,6 @@ def assert_exactly_once(out: Path, expected: set[tuple[int, int]]) -> list[dict]
     assert len(keys) == len(set(keys)), f"duplicated records: {keys}"
     assert set(keys) == expected
     return rows
-
-
-async def checkpointed_calls(db: Path, thread_ids: list[str]) -> dict[str, list[dict]]:
-    """The model calls each thread had recorded in its latest checkpoint."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    from gra_graph.graph import build_graph
-
-    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
-        graph = build_graph(checkpointer=saver)
-        found = {}
-        for thread_id in thread_ids:
-            state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
-            found[thread_id] = list(state.values.get("calls", []))
-        return found
 
 
 # a thread's checkpoints: its input, then one per finished node; draw_roles makes no call, and

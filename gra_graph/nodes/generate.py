@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -69,6 +71,42 @@ def _draft_key(state: GraState, attempt: int) -> tuple[object, ...]:
     return call_key(state) if attempt == 0 else call_key(state, "redraft", attempt)
 
 
+@dataclass
+class _Drafts:
+    """The Generator's drafts for one stage: every call, and the last draft with its fault."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    value: Any = None
+    """the last draft; None when its call failed (``error`` says why)"""
+    error: str | None = None
+    fault: str | None = None
+    """why the last draft fails the draft rules; None when it passes"""
+
+
+async def _draft(
+    ctx: GraContext,
+    state: GraState,
+    stage: Stage,
+    values: dict[str, object],
+    fault_of: Callable[[Any], str | None],
+) -> _Drafts:
+    """Up to ``generation.draft_attempts`` drafts of ``stage``, until one passes ``fault_of``
+    (:mod:`gra_graph.drafts`) or a call fails."""
+    drafts = _Drafts()
+    for attempt in range(ctx.config.generation.draft_attempts):
+        out = await ask_stage(
+            ctx, state["roles"]["generator"], stage, values, _draft_key(state, attempt)
+        )
+        drafts.calls.append(out.record.model_dump())
+        drafts.value, drafts.error = out.value, out.error
+        if out.value is None:
+            return drafts
+        drafts.fault = fault_of(out.value)
+        if drafts.fault is None:
+            return drafts
+    return drafts
+
+
 async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
     """Stage 2b: an instruction built on the new keywords, guided by the pool's real tasks and
     their summaries, written as one JSON string so it ends where the task ends. A "task" that
@@ -76,28 +114,27 @@ async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> di
     ``generation.draft_attempts`` times, then rejected before review (:mod:`gra_graph.drafts`)."""
     ctx = runtime.context
     generator = state["roles"]["generator"]
-    values = {
+    values: dict[str, object] = {
         "domain": state["domain"],
         "keywords": ", ".join(state["keywords"]),
         "summaries": "\n".join(f"- {p['summary']}" for p in state["pool"]),
         "examples": _task_examples(state["pool"]),
     }
     fixed_text = ctx.prompts[Stage.WRITE_INSTRUCTION].fixed_text
-    calls: list[dict[str, Any]] = []
-    for attempt in range(ctx.config.generation.draft_attempts):
-        out = await ask_stage(
-            ctx, generator, Stage.WRITE_INSTRUCTION, values, _draft_key(state, attempt)
-        )
-        calls.append(out.record.model_dump())
-        if out.value is None:
-            return {"calls": calls} | reject(
-                f"generator {generator} wrote no instruction: {out.error}"
-            )
-        instruction = out.value.instruction  # type: ignore[attr-defined]
-        fault = instruction_fault(instruction, fixed_text)
-        if fault is None:
-            return {"calls": calls, "instruction": instruction}
-    return {"calls": calls, "instruction": instruction} | reject(f"generator {generator} {fault}")
+    drafts = await _draft(
+        ctx,
+        state,
+        Stage.WRITE_INSTRUCTION,
+        values,
+        lambda draft: instruction_fault(draft.instruction, fixed_text),
+    )
+    update: dict[str, Any] = {"calls": drafts.calls}
+    if drafts.value is None:
+        return update | reject(f"generator {generator} wrote no instruction: {drafts.error}")
+    update["instruction"] = drafts.value.instruction
+    if drafts.fault is not None:
+        return update | reject(f"generator {generator} {drafts.fault}")
+    return update
 
 
 async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
@@ -107,20 +144,19 @@ async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[
     (:mod:`gra_graph.drafts`)."""
     ctx = runtime.context
     generator = state["roles"]["generator"]
-    values = {"domain": state["domain"], "instruction": state["instruction"]}
+    instruction = state["instruction"]
     fixed_text = ctx.prompts[Stage.WRITE_RESPONSE].fixed_text
-    calls: list[dict[str, Any]] = []
-    for attempt in range(ctx.config.generation.draft_attempts):
-        out = await ask_stage(
-            ctx, generator, Stage.WRITE_RESPONSE, values, _draft_key(state, attempt)
-        )
-        calls.append(out.record.model_dump())
-        if out.value is None:
-            return {"calls": calls} | reject(
-                f"generator {generator} wrote no response: {out.error}"
-            )
-        response = str(out.value)
-        fault = response_fault(state["instruction"], response, fixed_text)
-        if fault is None:
-            return {"calls": calls, "response": out.value}
-    return {"calls": calls, "response": out.value} | reject(f"generator {generator} {fault}")
+    drafts = await _draft(
+        ctx,
+        state,
+        Stage.WRITE_RESPONSE,
+        {"domain": state["domain"], "instruction": instruction},
+        lambda draft: response_fault(instruction, str(draft), fixed_text),
+    )
+    update: dict[str, Any] = {"calls": drafts.calls}
+    if drafts.value is None:
+        return update | reject(f"generator {generator} wrote no response: {drafts.error}")
+    update["response"] = drafts.value
+    if drafts.fault is not None:
+        return update | reject(f"generator {generator} {drafts.fault}")
+    return update

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +57,18 @@ def stop_process(process: subprocess.Popen[str], timeout: float = 60) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def checkpointed_calls(db: Path, thread_ids: Iterable[str]) -> dict[str, list[dict]]:
+    """The model calls each thread had recorded in its latest checkpoint in ``db``."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from gra_graph.graph import build_graph
+
+    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+        graph = build_graph(checkpointer=saver)
+        found = {}
+        for thread_id in thread_ids:
+            state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+            found[thread_id] = list(state.values.get("calls", []))
+        return found
