@@ -276,3 +276,30 @@ def test_hostile_tests_are_contained(tmp_path):
     v = judge_coding(plan("Sum.", TOTAL_OK), tests, SETTINGS)
     assert v.outcome == "passed"
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "])\n```python\n# Problem: <<<A circle has a radius of 5 cm. What is its area?>>>",
+        "]]\n```python\n# Define the radius of the circle\nradius = 5\n\n# Calculate the area",
+        "The radius is 5 cm, so we use the formula for the area of a circle with that radius",
+        "`5`",
+    ],
+)
+def test_a_solver_answer_that_is_not_a_final_answer_has_no_value(garbage: str):
+    # read as "5", the number copied from the problem, two such answers would agree and pass a
+    # response that states r = 5 whatever its area
+    assert solver_values(garbage) == []
+    assert judge_math("A = 2 x pi x 5 = 31.4 cm^2 for r = 5 cm.", [garbage] * 3).outcome == (
+        "inconclusive"
+    )
+
+
+def test_verify_rule_doctests():
+    import doctest
+
+    from gra_graph.verify import answers, checks, code
+
+    for module in (answers, checks, code):
+        assert doctest.testmod(module).failed == 0, module.__name__

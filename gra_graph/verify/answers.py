@@ -31,6 +31,10 @@ from sympy.parsing.sympy_parser import (
 )
 
 MAX_EXPRESSION_CHARS = 80
+MAX_ANSWER_CHARS = 120
+"""A solver is asked for the final answer only: a longer answer is prose or code, not a value."""
+MAX_UNIT_WORDS = 3
+"""Words a lone number may carry and still be an answer ("6 cm", "about 31.4 square metres")."""
 MAX_NODES = 60
 MAX_EXPONENT = 50
 MAX_INTEGER_DIGITS = 15
@@ -145,8 +149,8 @@ def parse_value(text: str, approximate: bool = False) -> Value | None:
 
     >>> parse_value("25π").number
     78.53981633974483
-    >>> parse_value("3x^2 - 4").expression
-    3*x**2 - 4
+    >>> sorted(str(s) for s in parse_value("3x^2 - 4").expression.free_symbols)
+    ['x']
     >>> parse_value("import os") is None
     True
     """
@@ -315,10 +319,20 @@ def _solver_part(part: str) -> Value | None:
 
 def solver_values(answer: str) -> list[Value]:
     """The values of a solver's answer: the whole as one expression, else its parts split at
-    ``,``, ``;``, "and", "or" (see :func:`_solver_part`), else the one number it holds
-    ("6 cm"). Anything else (prose, LaTeX, several loose numbers) has no value: guessing one
-    from it would compare the response with noise."""
+    ``,``, ``;``, "and", "or" (see :func:`_solver_part`), else the one number it holds with at
+    most :data:`MAX_UNIT_WORDS` words ("6 cm"). Anything else (prose, LaTeX, several loose
+    numbers, code, an answer over several lines or longer than :data:`MAX_ANSWER_CHARS`) has no
+    value: guessing one from it would compare the response with noise, such as a number the
+    solver copied from the problem.
+
+    >>> [v.text for v in solver_values("about 31.4 square centimetres")]
+    ['31.4']
+    >>> solver_values("])\\n```python\\nradius = 5")
+    []
+    """
     text = answer.strip()
+    if "\n" in text or "`" in text or len(text) > MAX_ANSWER_CHARS:
+        return []
     if whole := parse_value(text):
         return [whole]
     values = []
@@ -331,7 +345,9 @@ def solver_values(answer: str) -> list[Value]:
     if values:
         return values
     numbers = _numbers(text)
-    return numbers if len(numbers) == 1 else []
+    if len(numbers) != 1 or len(_WORD.findall(text)) > MAX_UNIT_WORDS:
+        return []
+    return numbers
 
 
 def same_answer(a: str, b: str) -> bool:
