@@ -16,7 +16,7 @@ import json
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator
 
 from gra_graph.vocabulary import CHECK_CRITERIA, SCORE_DIMENSIONS, Domain
 
@@ -153,7 +153,18 @@ class Solution(_Output):
     """Verifier: a member's own final answer to a math instruction, as a value or as an
     arithmetic expression that computes it (SymPy evaluates it, not the model)."""
 
-    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    answer: (
+        int
+        | float
+        | Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    )
+
+    @field_validator("answer", mode="after")
+    @classmethod
+    def _as_text(cls, value: int | float | str) -> str:
+        """A bare JSON number is an answer too (a grammar that forced a string made small
+        models write junk before it: ``">$72$}"``); downstream reads answers as text."""
+        return value if isinstance(value, str) else repr(value)
 
 
 # ---- end of executable verifiers

@@ -303,3 +303,15 @@ def test_verify_rule_doctests():
 
     for module in (answers, checks, code):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_a_solver_may_answer_with_a_bare_json_number():
+    from gra_graph.schemas import Solution, grammar_schema
+
+    # the grammar offers a number as well as a string, so a model need not wrap 72 in quotes
+    kinds = [k["type"] for k in grammar_schema(Solution)["properties"]["answer"]["anyOf"]]
+    assert kinds == ["integer", "number", "string"]
+    assert Solution.model_validate_json('{"answer": 72}').answer == "72"
+    assert Solution.model_validate_json('{"answer": 28.5}').answer == "28.5"
+    assert Solution.model_validate_json('{"answer": " x = 4 "}').answer == "x = 4"
+    assert judge_math("The jacket cost $80 before.", ["80", "80.0", "80"]).outcome == "passed"
