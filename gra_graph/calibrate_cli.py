@@ -68,22 +68,20 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
 
 async def _calibrate(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.bench.calibrate import calibrate_checks
-    from gra_graph.bench.pairs import read_pairs
     from gra_graph.bench.report import BenchProgress
-    from gra_graph.cli import _at_least_one, _tables_console  # cli imports this module first
+    from gra_graph.cli import (  # cli imports this module first
+        _at_least_one,
+        _pairs_window,
+        _tables_console,
+    )
     from gra_graph.config import GraphConfig, GraphConfigError
     from gra_graph.output import write_json_atomic
 
     _at_least_one(("--limit", args.limit), ("--concurrency", args.concurrency))
-    if args.skip < 0:
-        raise GraphConfigError(f"--skip must be at least 0, got {args.skip}")
     if not 0.0 < args.target <= 1.0:
         raise GraphConfigError(f"--target must be in (0, 1], got {args.target}")
     config = GraphConfig.from_file(args.graph)
-    pairs = read_pairs(args.pairs)[args.skip :]
-    pairs = pairs[: args.limit] if args.limit else pairs
-    if not pairs:
-        raise GraphConfigError(f"--skip {args.skip}: no pairs left in {args.pairs}")
+    pairs = _pairs_window(args.pairs, args.skip, args.limit)
     console.print(
         f"checking the instructions of {len(pairs)} pairs with graph '{config.name}'; "
         f"cache {safe(args.cache)}",

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Coroutine
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -43,6 +43,9 @@ from gra_graph.seeds import SeedFile, SeedFileError
 from gra_graph.terminal import safe
 from gra_graph.timetravel_cli import COMMANDS as TIME_TRAVEL
 from gra_graph.timetravel_cli import add_commands as add_time_travel
+
+if TYPE_CHECKING:  # the bench package loads only for the bench commands
+    from gra_graph.bench.pairs import BenchPair
 
 # Exit codes (also in the README):
 EXIT_INPUT = 2  # bad input or a busy directory; nothing was written
@@ -615,6 +618,19 @@ async def _stop_on_sigterm(work: Coroutine[Any, Any, int], console: Console) -> 
             loop.remove_signal_handler(signal.SIGTERM)
 
 
+def _pairs_window(path: Path, skip: int, limit: int | None) -> list[BenchPair]:
+    """The labelled pairs of ``path`` after the first ``skip``, at most ``limit`` of them (the
+    whole file is validated either way); refused when ``skip`` is negative or leaves none."""
+    from gra_graph.bench.pairs import read_pairs
+
+    if skip < 0:
+        raise GraphConfigError(f"--skip must be at least 0, got {skip}")
+    pairs = read_pairs(path, limit=None if limit is None else skip + limit)[skip:]
+    if not pairs:
+        raise GraphConfigError(f"--skip {skip}: no pairs left in {path}")
+    return pairs
+
+
 def _at_least_one(*flags: tuple[str, int | None]) -> None:
     """Refuse a count option below 1 (``None``: not given), naming the flag."""
     for flag, value in flags:
@@ -884,7 +900,7 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
 
     from gra_graph.bench.bench import restrict_members, run_bench
     from gra_graph.bench.cache import BenchCacheError
-    from gra_graph.bench.pairs import PairsFileError, read_pairs
+    from gra_graph.bench.pairs import PairsFileError
     from gra_graph.bench.report import BenchProgress, tables, write_json, write_markdown
     from gra_graph.config import Judging
     from gra_graph.prompts import load_prompts
@@ -911,16 +927,11 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
         load_prompts(config)  # a prompt that cannot be asked in the new order fails here
     if args.members:
         config = restrict_members(config, [n.strip() for n in args.members.split(",") if n.strip()])
-    if args.skip < 0:
-        raise GraphConfigError(f"--skip must be at least 0, got {args.skip}")
     try:
-        end = None if args.limit is None else args.skip + args.limit
-        pairs = read_pairs(args.pairs, limit=end)[args.skip :]
+        pairs = _pairs_window(args.pairs, args.skip, args.limit)
     except PairsFileError as exc:
         console.print(f"[red]error:[/] {safe(exc)}", highlight=False)
         return EXIT_INPUT
-    if not pairs:
-        raise GraphConfigError(f"--skip {args.skip}: no pairs left in {args.pairs}")
     beside = args.json or args.markdown
     default_cache = Path("bench-review.cache.sqlite")
     cache = args.cache or (
