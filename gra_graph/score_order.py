@@ -26,6 +26,7 @@ reordered at all.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import re
@@ -143,8 +144,9 @@ def reorder_prompt(text: str, dimensions: Sequence[str], order: Sequence[str]) -
     return _list_pattern(dims).sub(rewrite, text)
 
 
+@functools.lru_cache(maxsize=64)  # asked on every scored call; prompts are few
 def text_keys_first(
-    text: str, dimensions: Sequence[str], text_keys: Sequence[str]
+    text: str, dimensions: tuple[str, ...], text_keys: tuple[str, ...]
 ) -> tuple[str, ...] | None:
     """The free-text JSON keys (``text_keys``: "weaknesses", "rationale", ...) a scored stage's
     prompt names, quoted, before every dimension key, in the prompt's order; None when it names

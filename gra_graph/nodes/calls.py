@@ -232,7 +232,7 @@ def _critique_first(ctx: GraContext, stage: Stage) -> tuple[str, ...] | None:
     """The free-text keys ``stage``'s prompt asks for before the scores, in its order, if any."""
     dims = tuple(ctx.config.score_dimensions)
     schema = STAGES[stage].schema(dims)
-    text_keys = [f for f in schema.model_fields if f not in dims] if schema else []
+    text_keys = tuple(f for f in schema.model_fields if f not in dims) if schema else ()
     return text_keys_first(ctx.prompts[stage].text, dims, text_keys)
 
 
