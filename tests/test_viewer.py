@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from gra_graph import runlock
 from gra_graph.cli import EXIT_INPUT, main
 from gra_graph.evaluation.evaluate import evaluate_run
 from gra_graph.rundirs import RunDir
@@ -431,6 +432,27 @@ def test_new_records_show_up_and_a_torn_line_waits(run: Path, tmp_path: Path):
     assert after["records"] == 11 and after["version"] > before["version"]
     assert client.get(page).status_code == 200
     assert len(sample_keys(client.get("/samples").text)) == 11
+
+
+def test_the_records_are_read_again_when_the_run_stops_running(run: Path, tmp_path: Path):
+    # a run writes its last record, then leaves "running": a page that sees the new status
+    # within the read throttle must not show it beside the records of a moment before
+    copy = copy_run(run, tmp_path)
+    journal = copy / "records.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:9]))
+    client = TestClient(create_app(copy, refresh_s=3600), base_url=LOCAL)
+    lock = runlock.acquire(copy)
+    try:
+        running = client.get("/api/state").json()
+        assert (running["status"], running["records"]) == ("running", 9)
+        with journal.open("ab") as fh:
+            fh.write(b"".join(lines[9:]))
+        assert client.get("/api/state").json()["records"] == 9  # throttled while running
+    finally:
+        lock.release()
+    done = client.get("/api/state").json()
+    assert (done["status"], done["records"]) == ("complete", len(lines))
 
 
 def test_journal_rows_after_reads_only_what_was_appended(tmp_path: Path):

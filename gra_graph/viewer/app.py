@@ -88,18 +88,23 @@ class RunView:
         self.refresh_s = refresh_s
         self._lock = threading.Lock()  # sync endpoints run in a thread pool
         self._read_at = -float("inf")
+        self._status_read: str | None = None
         self._stats: RunStats | None = None
         self._stats_key: tuple[int, str] | None = None
         self._graph: tuple[tuple[Any, ...], str] | None = None
 
     def refresh(self) -> RunStats:
-        """Read new records (at most once per ``refresh_s``) and the figures over them."""
+        """Read new records (at most once per ``refresh_s``, and whenever the run's status
+        changed) and the figures over them."""
         with self._lock:
             now = time.monotonic()
-            if now - self._read_at >= self.refresh_s:
+            # the status is read first: a run writes its last record before it leaves
+            # "running", so records read after a status change are never older than it
+            status = self.records.run.status()
+            if status != self._status_read or now - self._read_at >= self.refresh_s:
                 self.records.refresh()
                 self._read_at = now
-            status = self.records.run.status()
+                self._status_read = status
             key = (self.records.version, status)
             if self._stats is None or key != self._stats_key:
                 self._stats = compute_stats(self.records)
