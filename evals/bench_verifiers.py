@@ -2,7 +2,7 @@
 
 Runs the coding and math verifiers (``gra_graph/nodes/verify.py``'s ``run_verifier``, the code
 the graph runs) on the labelled pairs of those domains, with one real model as the member that
-writes tests and solves. Reports, over the coding and math pairs:
+writes tests, test databases (SQL answers) and solutions. Reports, over the coding and math pairs:
 
 - **catch rate**: of the ``wrong_answer`` pairs, the fraction the verifier fails (an
   inconclusive check counts as not caught); the same for every other defect kind;
@@ -50,10 +50,11 @@ from gra_graph.config import GraphConfig  # noqa: E402
 from gra_graph.context import GraContext  # noqa: E402
 from gra_graph.llm.members import LazyMembers  # noqa: E402
 from gra_graph.nodes.calls import ask_stage  # noqa: E402
-from gra_graph.nodes.verify import run_verifier  # noqa: E402
+from gra_graph.nodes.verify import run_verifier, verifier_calls  # noqa: E402
 from gra_graph.stages import Stage  # noqa: E402
 from gra_graph.state import Verification  # noqa: E402
 from gra_graph.verify.answers import consensus, same_answer  # noqa: E402
+from gra_graph.verify.checks import SqlPlan, plan_coding  # noqa: E402
 
 DOMAINS = ("coding", "math")
 MEMBER = "verifier"
@@ -86,12 +87,15 @@ def bench_config(
 
 def cache_key(config: GraphConfig, pair: BenchPair) -> str:
     """What a pair's verification depends on: the pair, the member's model and sampling, the
-    verifier settings and the two prompt files."""
+    verifier settings and the prompt files (the SQL one only for an SQL answer, so the keys of
+    the other pairs are those of the benches before SQL answers were checked)."""
     member = config.member(MEMBER)
-    prompts = "".join(
-        config.prompt_path(stage).read_text(encoding="utf-8")
-        for stage in (Stage.WRITE_TESTS, Stage.SOLVE)
-    )
+    stages = [Stage.WRITE_TESTS, Stage.SOLVE]
+    if pair.pair.domain == "coding" and isinstance(
+        plan_coding(pair.pair.instruction, pair.pair.response), SqlPlan
+    ):
+        stages.append(Stage.WRITE_SQL_CHECK)
+    prompts = "".join(config.prompt_path(stage).read_text(encoding="utf-8") for stage in stages)
     text = json.dumps(
         [
             pair.id,
@@ -136,7 +140,7 @@ async def verify_pairs(
         async with gate:
             started = time.perf_counter()
             p = pair.pair
-            count = ctx.config.verifiers.solutions if p.domain == "math" else 1
+            count = verifier_calls(p.domain, p.response, ctx.config.verifiers)
             verification, _ = await run_verifier(
                 ctx,
                 [MEMBER] * count,

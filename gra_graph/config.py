@@ -547,7 +547,8 @@ class Verifiers(_Strict):
         le=7,
         description="Math: independent solutions asked for (from different members where "
         "there are enough); only an answer more than half of them agree on is compared with "
-        "the response, else the check is inconclusive.",
+        "the response, else the check is inconclusive. SQL answers: test databases asked for; "
+        "more than half agreeing (or disagreeing) with the response's query decides.",
     )
     member: str | None = Field(
         None,

@@ -149,6 +149,19 @@ class TestCases(_Output):
     tests: Annotated[list[TestStatement], Field(min_length=1, max_length=8)]
 
 
+SqlStatement = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)
+]
+
+
+class SqlCheck(_Output):
+    """Verifier: a small SQLite database for an SQL task (``CREATE TABLE`` and ``INSERT``
+    statements) and the member's own query on it."""
+
+    setup: Annotated[list[SqlStatement], Field(min_length=1, max_length=12)]
+    query: SqlStatement
+
+
 class Solution(_Output):
     """Verifier: a member's own final answer to a math instruction, as a value or as an
     arithmetic expression that computes it (SymPy evaluates it, not the model)."""

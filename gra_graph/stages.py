@@ -34,6 +34,7 @@ class Stage(StrEnum):
     ENRICH = "enrich"
     WRITE_TESTS = "write_tests"
     SOLVE = "solve"
+    WRITE_SQL_CHECK = "write_sql_check"
 
 
 OutputSchema = Callable[[tuple[str, ...]], type[BaseModel]]
@@ -155,6 +156,14 @@ _SPECS = (
         frozenset({"domain", "instruction"}),
         64,
         _fixed(schemas.Solution),
+        optional=True,
+    ),
+    StageSpec(
+        Stage.WRITE_SQL_CHECK,
+        "coding verifier, SQL answers: a test database and the member's own query",
+        frozenset({"domain", "instruction"}),
+        320,
+        _fixed(schemas.SqlCheck),
         optional=True,
     ),
 )

@@ -250,7 +250,11 @@ def test_code_that_does_not_compile_fails_without_tests():
 
 @pytest.mark.parametrize(
     "response",
-    ["Use str.split and a dict.", "SELECT 1;", "import csv\nrows = list(csv.reader(open('f')))"],
+    [
+        "Use str.split and a dict.",
+        "```bash\nls -la\n```",
+        "import csv\nrows = list(csv.reader(open('f')))",
+    ],
 )
 def test_nothing_to_run_is_inconclusive(response: str):
     v = plan_coding("Do it.", response)

@@ -27,6 +27,7 @@ STAGE_ROLES: dict[str, str] = {
     Stage.ADJUDICATE: "adjudicator",
     Stage.WRITE_TESTS: "verifier",
     Stage.SOLVE: "verifier",
+    Stage.WRITE_SQL_CHECK: "verifier",
     Stage.ENRICH: "enrich",
     Stage.ANNOTATE: "annotate",
 }

@@ -17,13 +17,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from gra_graph.config import GraphConfig, Role
+from gra_graph.config import GraphConfig, Role, Verifiers
 from gra_graph.context import GraContext
 from gra_graph.nodes.calls import ask_stage
 from gra_graph.roles import eligible, sample_rng
 from gra_graph.stages import Stage
 from gra_graph.state import CallRecord, Decision, GraState, Verification
-from gra_graph.verify.checks import judge_coding, judge_math, plan_coding
+from gra_graph.verify.checks import SqlPlan, judge_coding, judge_math, judge_sql, plan_coding
+from gra_graph.verify.sql import Database
 
 
 def verifier_members(
@@ -51,8 +52,10 @@ async def run_verifier(
     response: str,
     call_key: tuple[object, ...],
 ) -> tuple[Verification, list[CallRecord]]:
-    """Verify one response: ``members[0]`` writes the tests (coding); each of ``members``
-    solves once (math, ``verifiers.solutions`` of them). Returns the verification and the calls.
+    """Verify one response: ``members[0]`` writes the tests (Python code); each of
+    ``members`` writes a test database (an SQL answer) or solves (math) once, so those take
+    ``verifiers.solutions`` members (:func:`verifier_calls`). Returns the verification and the
+    calls.
 
     Used by the ``verify`` node and by ``evals/bench_verifiers.py``, so both apply the same
     rules.
@@ -61,6 +64,8 @@ async def run_verifier(
         plan = plan_coding(instruction, response)
         if isinstance(plan, Verification):
             return plan, []
+        if isinstance(plan, SqlPlan):
+            return await _verify_sql(ctx, members, plan, instruction, call_key)
         out = await ask_stage(
             ctx,
             members[0],
@@ -90,6 +95,38 @@ async def run_verifier(
     raise ValueError(f"no verifier for the domain {domain!r}")
 
 
+async def _verify_sql(
+    ctx: GraContext,
+    members: list[str],
+    plan: SqlPlan,
+    instruction: str,
+    call_key: tuple[object, ...],
+) -> tuple[Verification, list[CallRecord]]:
+    values = {"domain": "coding", "instruction": instruction}
+    outs = await asyncio.gather(
+        *(
+            ask_stage(ctx, member, Stage.WRITE_SQL_CHECK, values, (*call_key, "sql", i))
+            for i, member in enumerate(members)
+        )
+    )
+    written = [
+        Database(tuple(o.value.setup), o.value.query) if o.value is not None else None  # type: ignore[attr-defined]
+        for o in outs
+    ]
+    verification = await asyncio.to_thread(judge_sql, plan, written, ctx.config.verifiers)
+    verification.member = ", ".join(dict.fromkeys(members))
+    verification.model_file = ", ".join(dict.fromkeys(o.record.model_file for o in outs))
+    return verification, [o.record for o in outs]
+
+
+def verifier_calls(domain: str, response: str, settings: Verifiers) -> int:
+    """How many members a response's verification asks: ``solutions`` for math and for an SQL
+    answer, else one (the Python test writer)."""
+    if domain == "math" or (domain == "coding" and isinstance(plan_coding("", response), SqlPlan)):
+        return settings.solutions
+    return 1
+
+
 async def verify(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
     """Verify this round's response and record it; with ``veto``, a failure rejects it.
 
@@ -99,7 +136,7 @@ async def verify(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any
     ctx = runtime.context
     settings = ctx.config.verifiers
     round_ = state.get("round", 0)
-    count = settings.solutions if state["domain"] == "math" else 1
+    count = verifier_calls(state["domain"], state["response"], settings)
     verification, calls = await run_verifier(
         ctx,
         verifier_members(ctx.config, ctx.run_seed, state, count),

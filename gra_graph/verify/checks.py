@@ -12,6 +12,10 @@ the code in :mod:`gra_graph.verify.sandbox`. Every rule is spelled out in docs/v
   exception or a time-out counts as a failed test. Fewer than ``min_tests`` usable member tests
   and no example: inconclusive. Else the score is the fraction of usable tests passed, and the
   code fails when it is below ``min_pass_fraction``.
+- **coding, SQL** (:mod:`gra_graph.verify.sql`): a response without Python whose code is one
+  SQL query is run beside each of ``solutions`` members' own queries on their own test
+  databases; more than half of the databases agreeing with it passes it (1), more than half
+  disagreeing fails it (0), else inconclusive. A database that cannot judge counts as asked.
 - **math**: ``solutions`` independent answers; only one that more than half of them agree on
   (:func:`gra_graph.verify.answers.consensus`) is compared with the response
   (:func:`gra_graph.verify.answers.compare_answers`): passed (1) or failed (0), else
@@ -21,6 +25,7 @@ the code in :mod:`gra_graph.verify.sandbox`. Every rule is spelled out in docs/v
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +42,7 @@ from gra_graph.verify.code import (
     usable_tests,
 )
 from gra_graph.verify.sandbox import Limits, Outcome, SandboxResult, run_python
+from gra_graph.verify.sql import Database, compare, extract_query, run_databases
 
 _UNJUDGING_ERRORS = {"NameError", "ImportError", "ModuleNotFoundError", "SandboxViolation"}
 _ARITY = re.compile(r"positional argument|keyword argument|takes \d+|missing \d+ required")
@@ -57,10 +63,19 @@ class CodingPlan:
         return "\n".join(f"def {s}" for s in self.signatures)
 
 
-def plan_coding(instruction: str, response: str) -> CodingPlan | Verification:
+@dataclass(frozen=True)
+class SqlPlan:
+    """An SQL answer to check: its one query, run against members' own test databases."""
+
+    query: str
+
+
+def plan_coding(instruction: str, response: str) -> CodingPlan | SqlPlan | Verification:
     """The plan for checking ``response``, or the verification already decided without tests
     (no code, code that does not compile, nothing to call)."""
     found = extract_code(response)
+    if found is None and (query := extract_query(response)) is not None:
+        return SqlPlan(query)
     if found is None:
         return Verification(
             verifier="coding", outcome="inconclusive", reason="the response has no Python code"
@@ -195,6 +210,41 @@ def _coding_rule(
         score=score,
         reason=f"{passed} of {len(judging)} test(s) pass (needs {settings.min_pass_fraction:g})",
         details=details,
+    )
+
+
+def judge_sql(
+    plan: SqlPlan, written: Sequence[Database | None], settings: Verifiers
+) -> Verification:
+    """Run the answer's query beside each member's own on the member's database (``None``: a
+    member that wrote none) and apply the majority rule of the module docstring."""
+    limits = Limits(timeout_s=settings.timeout_s, memory_mb=settings.memory_mb)
+    usable = [d for d in written if d is not None]
+    reports, problem = run_databases(plan.query, usable, limits) if usable else ([], None)
+    verdicts = iter(compare(r) for r in reports)
+    databases: list[dict[str, Any]] = []
+    for database in written:
+        verdict, why = next(verdicts) if database is not None else ("cannot judge", "none written")
+        entry = {"verdict": verdict, "why": why}
+        if database is not None:
+            entry |= {"setup": list(database.setup), "query": database.query}
+        databases.append(entry)
+    counts = Counter(d["verdict"] for d in databases)
+    agree, disagree, asked = counts["agrees"], counts["disagrees"], len(written)
+    details: dict[str, Any] = {"language": "sql", "query": plan.query, "databases": databases}
+    if problem:
+        details["sandbox"] = problem
+    tally = f"{agree} of {asked} test databases agree with the answer's query, {disagree} do not"
+    if disagree * 2 > asked:
+        return Verification(
+            verifier="coding", outcome="failed", score=0.0, reason=tally, details=details
+        )
+    if agree * 2 > asked:
+        return Verification(
+            verifier="coding", outcome="passed", score=1.0, reason=tally, details=details
+        )
+    return Verification(
+        verifier="coding", outcome="inconclusive", reason=f"no majority: {tally}", details=details
     )
 
 
