@@ -412,11 +412,18 @@ def test_model_output_is_escaped_everywhere(run: Path, tmp_path: Path):
 # ---- following a running run
 
 
-def test_new_records_show_up_and_a_torn_line_waits(run: Path, tmp_path: Path):
+def copy_run_cut(run: Path, tmp_path: Path, keep: int) -> tuple[Path, Path, list[bytes]]:
+    """A copy of the run whose journal holds only its first ``keep`` records, as a run still
+    writing would; returns the copy, its journal and every line the journal had."""
     copy = copy_run(run, tmp_path)
     journal = copy / "records.jsonl"
     lines = journal.read_bytes().splitlines(keepends=True)
-    journal.write_bytes(b"".join(lines[:9]))
+    journal.write_bytes(b"".join(lines[:keep]))
+    return copy, journal, lines
+
+
+def test_new_records_show_up_and_a_torn_line_waits(run: Path, tmp_path: Path):
+    copy, journal, lines = copy_run_cut(run, tmp_path, 9)
     client = TestClient(create_app(copy, refresh_s=0), base_url=LOCAL)
     before = client.get("/api/state").json()
     assert before["records"] == 9
@@ -437,10 +444,7 @@ def test_new_records_show_up_and_a_torn_line_waits(run: Path, tmp_path: Path):
 def test_the_records_are_read_again_when_the_run_stops_running(run: Path, tmp_path: Path):
     # a run writes its last record, then leaves "running": a page that sees the new status
     # within the read throttle must not show it beside the records of a moment before
-    copy = copy_run(run, tmp_path)
-    journal = copy / "records.jsonl"
-    lines = journal.read_bytes().splitlines(keepends=True)
-    journal.write_bytes(b"".join(lines[:9]))
+    copy, journal, lines = copy_run_cut(run, tmp_path, 9)
     client = TestClient(create_app(copy, refresh_s=3600), base_url=LOCAL)
     lock = runlock.acquire(copy)
     try:
