@@ -135,6 +135,12 @@ def test_a_database_that_cannot_judge_is_never_held_against_the_answer(database,
     assert why in v.details["databases"][0]["why"]
 
 
+def test_setup_strings_holding_several_statements_run_one_by_one():
+    together = (";\n".join(EMPLOYEES) + ";",)
+    v = judge_sql(SqlPlan(ABOVE_AVERAGE), [Database(together, ABOVE_AVERAGE)], SETTINGS)
+    assert v.outcome == "passed" and verdicts(v) == ["agrees"]
+
+
 def test_a_query_that_never_ends_is_stopped():
     endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT x FROM n"
     v = judge_sql(SqlPlan(endless), [Database(EMPLOYEES, ABOVE_AVERAGE)], SETTINGS)

@@ -78,7 +78,9 @@ def plan_coding(instruction: str, response: str) -> CodingPlan | SqlPlan | Verif
         return SqlPlan(query)
     if found is None:
         return Verification(
-            verifier="coding", outcome="inconclusive", reason="the response has no Python code"
+            verifier="coding",
+            outcome="inconclusive",
+            reason="the response has no Python code and no SQL query",
         )
     if not found.parses:
         return Verification(

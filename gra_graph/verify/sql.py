@@ -224,10 +224,15 @@ def run_databases(
     answer: str, databases: Sequence[Database], limits: Limits
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Run ``answer`` and each database's own query on that database, in one sandboxed
-    process. Returns one report per database and the reason when the sandbox itself failed."""
+    process (a setup string that holds several statements runs as several). Returns one
+    report per database and the reason when the sandbox itself failed."""
     job = {
         "answer": answer,
-        "databases": [{"setup": list(d.setup), "query": d.query} for d in databases],
+        # a member often writes several statements in one string: they run one by one
+        "databases": [
+            {"setup": [part for s in d.setup for part in _statements(s)], "query": d.query}
+            for d in databases
+        ],
         "max_rows": MAX_ROWS,
         "max_steps": MAX_STEPS,
     }
