@@ -1,6 +1,6 @@
 """The verifiers on the real Qwen2.5-Coder-0.5B-Instruct (the ``qwen-0-5b`` test extra):
-a real model writes tests and solves, llama.cpp's grammar shapes the JSON, the real sandbox
-runs the code. Greedy decoding and small budgets; nothing is faked.
+a real model writes tests, test databases and solutions, llama.cpp's grammar shapes the JSON,
+the real sandbox runs the code. Greedy decoding and small budgets; nothing is faked.
 
 What a 0.5B model writes is not asserted (that is measured by ``evals/bench_verifiers.py``):
 these tests check that its output flows through the same path a run takes, and that the
@@ -76,3 +76,28 @@ async def test_a_real_model_solves_and_the_answers_are_compared(ctx: GraContext)
     else:
         assert verification.outcome in ("passed", "failed")
         assert verification.details["response_answer"] == "381"
+
+
+async def test_a_real_model_writes_test_databases_for_an_sql_answer(ctx: GraContext):
+    instruction = (
+        "Write a SQL query that lists the employees who earn more than the company average, "
+        "from a table employees(name, salary)."
+    )
+    answer = "SELECT name FROM employees WHERE salary > (SELECT MIN(salary) FROM employees);"
+    verification, calls = await run_verifier(
+        ctx, [MEMBER, MEMBER], "coding", instruction, answer, (0, 0, "verify", 0)
+    )
+    assert [c.stage for c in calls] == ["write_sql_check"] * 2 and all(c.ok for c in calls)
+    databases = verification.details["databases"]
+    assert len(databases) == 2
+    for database in databases:  # the grammar gave a list of statements and a query
+        assert database["setup"] and all(isinstance(s, str) for s in database["setup"])
+        assert isinstance(database["query"], str) and database["query"]
+        assert database["verdict"] in ("agrees", "disagrees", "cannot judge")
+    votes = [d["verdict"] for d in databases]
+    if votes.count("disagrees") == 2:
+        assert verification.outcome == "failed"
+    elif votes.count("agrees") == 2:
+        assert verification.outcome == "passed"
+    else:
+        assert verification.outcome == "inconclusive"
