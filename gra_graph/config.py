@@ -520,7 +520,7 @@ class Verifiers(_Strict):
         "veto",
         description="veto: a failed verification rejects the sample before review; vote: the "
         "verification is one more vote in the committee, a composite of 10 x its score "
-        "(coding: fraction of tests passed; math: 1 or 0) in mu and sigma.",
+        "(Python: fraction of tests passed; SQL and math: 1 or 0) in mu and sigma.",
     )
     domains: tuple[VerifiedDomain, ...] = Field(
         ("coding", "math"), description="Domains to verify; others are reviewed as usual."

@@ -268,7 +268,7 @@ class RoleDraw(_Model):
 class Verification(_Model):
     """An executable verifier's check of one round's response (docs/verifiers.md).
 
-    ``score`` is the fraction of tests passed (coding) or 1/0 (math); ``None`` when the check
+    ``score`` is the fraction of tests passed (Python) or 1/0 (SQL, math); ``None`` when the check
     was inconclusive, which never counts for or against the sample. ``vetoed`` says that this
     verification rejected the sample (``verifiers.mode: veto``).
     """
