@@ -371,6 +371,13 @@ class Generation(_Strict):
         "restates the task): each retry is a new call with its own seed. 1: a failed draft "
         "rejects the sample, as before the setting existed (project option).",
     )
+    cut_answers: Literal["keep", "reject"] = Field(
+        "keep",
+        description="An answer whose generation reached budgets.write_response is cut off. "
+        "keep: it goes to review like any other (the paper); reject: it fails the draft rules, "
+        "so it is drafted again (generation.draft_attempts) and, still cut, rejected before "
+        "review (project option).",
+    )
     call_timeout_s: float = Field(
         600.0,
         gt=0.0,
@@ -807,8 +814,12 @@ class GraphConfig(_Strict):
         exclude: dict[str, Any] = dict.fromkeys(
             ("description", "engine", "checkpoints", "prompt_root"), True
         )
-        if self.generation.draft_attempts == 1:  # runs from before the setting existed resume
-            exclude["generation"] = {"draft_attempts": True}
+        # runs from before these settings existed resume
+        exclude["generation"] = {
+            name: True
+            for name, default in (("draft_attempts", 1), ("cut_answers", "keep"))
+            if getattr(self.generation, name) == default
+        }
         if self.score_dimensions == SCORE_DIMENSIONS:
             exclude["score_dimensions"] = True  # runs from before the setting existed resume
         if self.judging == Judging(repeat_penalty=None):

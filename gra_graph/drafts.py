@@ -4,7 +4,9 @@ A small model asked to answer a task sometimes writes the task out again instead
 to write a task sometimes copies its own instructions ("Write a new task about the keywords
 ..."). Reviewers are costly and, at this size, easily fooled by such fluent text, so these
 drafts are caught here, before any reviewer sees them. Each rule returns the reason a draft
-fails, or None; the node gives a failed draft ``generation.draft_attempts`` tries in all.
+fails, or None; the node gives a failed draft ``generation.draft_attempts`` tries in all. With
+``generation.cut_answers: reject`` an answer that ran out of tokens fails too
+(:func:`cut_answer`).
 """
 
 from __future__ import annotations
@@ -114,4 +116,18 @@ def response_fault(instruction: str, response: str, fixed_text: Sequence[str]) -
         return "restated the instruction, not answered it"
     if echoes_prompt(response, fixed_text):
         return "copied its prompt, not answered"
+    return None
+
+
+def cut_answer(finish_reason: str | None, budget: int) -> str | None:
+    """Why an answer whose generation stopped at its token budget fails (it is cut off
+    mid-text: the labelled pairs' ``truncated`` defect), or None.
+
+    >>> cut_answer("length", 256)
+    'wrote an answer cut at its 256-token budget (budgets.write_response)'
+    >>> cut_answer("stop", 256) is None
+    True
+    """
+    if finish_reason == "length":
+        return f"wrote an answer cut at its {budget}-token budget (budgets.write_response)"
     return None

@@ -123,6 +123,7 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
     checks_pass, checks_fail = _check_rule_labels(config)
     drafts = config.generation.draft_attempts
     redrafts = f" ({drafts} drafts)" if drafts > 1 else ""
+    cut = ", or is cut at its token budget" if config.generation.cut_answers == "reject" else ""
     return {
         ("compose_keywords", "write_instruction"): EdgeRule(("keywords composed",)),
         ("compose_keywords", END): EdgeRule(("generator fails to compose keywords",)),
@@ -139,7 +140,7 @@ def edge_rules(config: GraphConfig) -> dict[EdgeKey, EdgeRule]:
         ("write_response", END): EdgeRule(
             (
                 "generator writes no response",
-                f"response restates the instruction or copies its prompt{redrafts}",
+                f"response restates the instruction or copies its prompt{cut}{redrafts}",
             )
         ),
         ("gather_checks", "score_response"): EdgeRule(

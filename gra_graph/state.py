@@ -84,6 +84,12 @@ class CallRecord(_Model):
     faults: list[FaultKind] = Field(
         default_factory=list, description="the kind of each failed attempt, in order"
     )
+    finish_reason: str | None = Field(
+        None,
+        description="how the reply that was used ended, as the engine reports it: 'stop' (the "
+        "model finished) or 'length' (it reached the stage's token budget, so the text is cut); "
+        "None when the call failed, for a model that does not say, and in older records",
+    )
     finished_at: float | None = Field(
         None,
         description="wall-clock time the call finished, its last attempt included (Unix epoch "

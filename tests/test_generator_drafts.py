@@ -223,3 +223,66 @@ async def test_a_restated_answer_is_redrafted(tmp_path: Path):
     records, _ = await run_one(tmp_path, {"text": reply}, draft_attempts=2)
     assert records and all(r.checks for r in records)
     assert all(len([c for c in r.calls if c.stage == "write_response"]) == 2 for r in records)
+
+
+def _task_then(answer: str):
+    def reply(title: str, prompt: str) -> str:
+        if "write ONE new task" in prompt:
+            return f"Explain list reversal number {_own_seed(prompt)} in Python."
+        return answer
+
+    return reply
+
+
+LONG = "Reverse it with a slice and explain every step at length. " * 12  # past 160 tokens
+
+
+async def test_a_cut_answer_is_kept_and_recorded_by_default(tmp_path: Path):
+    records, _ = await run_one(tmp_path, {"text": _task_then(LONG)})
+    assert records and all(r.checks for r in records)  # the paper's way: review decides
+    for record in records:
+        (call,) = [c for c in record.calls if c.stage == "write_response"]
+        assert call.finish_reason == "length"
+        assert {c.finish_reason for c in record.calls if c.stage == "check_instruction"} == {"stop"}
+
+
+async def test_a_cut_answer_is_rejected_when_attempts_run_out(tmp_path: Path):
+    records, _ = await run_one(
+        tmp_path, {"text": _task_then(LONG)}, cut_answers="reject", draft_attempts=2
+    )
+    assert records
+    for record in records:
+        assert record.status == "rejected" and not record.checks
+        assert record.reason == (
+            "generator gen wrote an answer cut at its 160-token budget (budgets.write_response)"
+        )
+        drafts = [c for c in record.calls if c.stage == "write_response"]
+        assert [c.finish_reason for c in drafts] == ["length", "length"]
+
+
+async def test_a_cut_answer_is_redrafted(tmp_path: Path):
+    answers: Counter[str] = Counter()
+
+    def reply(title: str, prompt: str) -> str:
+        if "write ONE new task" in prompt:
+            return f"Explain list reversal number {_own_seed(prompt)} in Python."
+        task = re.search(r"reversal number (\d+)", prompt).group(1)
+        answers[task] += 1
+        return LONG if answers[task] == 1 else "Use items[::-1]: a slice with step -1."
+
+    records, _ = await run_one(tmp_path, {"text": reply}, cut_answers="reject", draft_attempts=2)
+    assert records and all(r.checks for r in records)
+    assert all(r.response == "Use items[::-1]: a slice with step -1." for r in records)
+
+
+def test_cut_answers_show_on_the_drawing_and_in_the_fingerprint():
+    from langgraph.graph import END
+
+    from gra_graph.drawing import edge_rules
+
+    keep = committee_config()
+    reject = committee_config(generation={"cut_answers": "reject"})
+    assert "cut at its token budget" not in str(edge_rules(keep)[("write_response", END)])
+    assert "cut at its token budget" in str(edge_rules(reject)[("write_response", END)])
+    explicit = committee_config(generation={"cut_answers": "keep"})
+    assert keep.fingerprint() == explicit.fingerprint() != reject.fingerprint()

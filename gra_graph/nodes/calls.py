@@ -141,6 +141,7 @@ async def _attempts(
     faults: list[str] = []
     failure: BaseException | None = None  # the last attempt's exception, for its Retry-After
     distributions: dict[str, dict[str, float]] | None = None
+    finish_reason: str | None = None
     timeout = ctx.config.generation.call_timeout_s
     penalty = ctx.config.judging.repeat_penalty if STAGES[stage].judges else None
     for attempt in range(1, attempts + 1):
@@ -186,6 +187,7 @@ async def _attempts(
             continue
         error = None
         distributions = message.response_metadata.get("value_distributions")
+        finish_reason = message.response_metadata.get("finish_reason")
         break
     record = CallRecord(
         stage=stage.value,
@@ -199,6 +201,7 @@ async def _attempts(
         ok=error is None,
         error=error,
         faults=faults,
+        finish_reason=finish_reason if isinstance(finish_reason, str) else None,
     )
     if error is not None:
         return CallOutcome(None, error, record)

@@ -9,8 +9,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from gra_graph.context import GraContext
-from gra_graph.drafts import instruction_fault, response_fault
-from gra_graph.nodes.calls import ask_stage
+from gra_graph.drafts import cut_answer, instruction_fault, response_fault
+from gra_graph.nodes.calls import CallOutcome, ask_stage
 from gra_graph.nodes.common import call_key, reject
 from gra_graph.roles import draw_roles as draw
 from gra_graph.roles import sample_rng
@@ -88,7 +88,7 @@ async def _draft(
     state: GraState,
     stage: Stage,
     values: dict[str, object],
-    fault_of: Callable[[Any], str | None],
+    fault_of: Callable[[CallOutcome[Any]], str | None],
 ) -> _Drafts:
     """Up to ``generation.draft_attempts`` drafts of ``stage``, until one passes ``fault_of``
     (:mod:`gra_graph.drafts`) or a call fails."""
@@ -101,7 +101,7 @@ async def _draft(
         drafts.value, drafts.error = out.value, out.error
         if out.value is None:
             return drafts
-        drafts.fault = fault_of(out.value)
+        drafts.fault = fault_of(out)
         if drafts.fault is None:
             return drafts
     return drafts
@@ -126,7 +126,7 @@ async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> di
         state,
         Stage.WRITE_INSTRUCTION,
         values,
-        lambda draft: instruction_fault(draft.instruction, fixed_text),
+        lambda out: instruction_fault(out.value.instruction, fixed_text),
     )
     update: dict[str, Any] = {"calls": drafts.calls}
     if drafts.value is None:
@@ -139,19 +139,26 @@ async def write_instruction(state: GraState, runtime: Runtime[GraContext]) -> di
 
 async def write_response(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any]:
     """Stage 2c: the Generator answers its own instruction. An answer that only restates the
-    instruction, or copies the stage's prompt, is drafted again up to
-    ``generation.draft_attempts`` times, then rejected before any reviewer sees it
-    (:mod:`gra_graph.drafts`)."""
+    instruction, or copies the stage's prompt (or, with ``generation.cut_answers: reject``, is
+    cut at its token budget), is drafted again up to ``generation.draft_attempts`` times, then
+    rejected before any reviewer sees it (:mod:`gra_graph.drafts`)."""
     ctx = runtime.context
     generator = state["roles"]["generator"]
     instruction = state["instruction"]
     fixed_text = ctx.prompts[Stage.WRITE_RESPONSE].fixed_text
+    reject_cut = ctx.config.generation.cut_answers == "reject"
+    budget = ctx.config.budgets.for_stage(Stage.WRITE_RESPONSE)
+
+    def fault(out: CallOutcome[Any]) -> str | None:
+        cut = cut_answer(out.record.finish_reason, budget) if reject_cut else None
+        return response_fault(instruction, str(out.value), fixed_text) or cut
+
     drafts = await _draft(
         ctx,
         state,
         Stage.WRITE_RESPONSE,
         {"domain": state["domain"], "instruction": instruction},
-        lambda draft: response_fault(instruction, str(draft), fixed_text),
+        fault,
     )
     update: dict[str, Any] = {"calls": drafts.calls}
     if drafts.value is None:

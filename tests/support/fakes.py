@@ -155,7 +155,11 @@ class ScriptedChatModel(SchemaChatModel):
         self.penalties.append((self.prompts[-1][0], kwargs.get("repeat_penalty")))
         if kwargs.get("json_schema"):
             self.schemas.append(json.loads(kwargs["json_schema"]))
-        metadata: dict[str, Any] = {}
+        # like the engines: a reply as long as the call's token budget stopped there, cut
+        budget = kwargs.get("max_tokens")
+        metadata: dict[str, Any] = {
+            "finish_reason": "length" if budget and len(text) // 4 >= budget else "stop"
+        }
         distributions = self._read_values(text, kwargs)
         if distributions is not None:
             metadata["value_distributions"] = distributions
