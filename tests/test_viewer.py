@@ -358,6 +358,12 @@ def test_sample_page_shows_the_whole_provenance(client: TestClient, run: Path):
     for call in revised["calls"]:  # each call's wall-clock finish, in UTC
         finished = datetime.fromtimestamp(call["finished_at"], tz=UTC)
         assert f"<td>{finished.isoformat(timespec='milliseconds')}</td>" in text
+    assert "<th>ended by</th>" in text  # how each generation ended: stop, or cut (length)
+    ended = {c["finish_reason"] for c in revised["calls"]}  # None: a call that failed
+    assert ended <= {"stop", "length", None} and "stop" in ended
+    assert text.count("<td>stop</td>") == sum(
+        c["finish_reason"] == "stop" for c in revised["calls"]
+    )
     adjudicated = next(r for r in rows if r["adjudication"])
     text = client.get(f"/sample/{adjudicated['seed_index']}/{adjudicated['sample_index']}").text
     assert "weighed the reviews" in text  # the adjudicator's rationale

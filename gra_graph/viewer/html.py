@@ -426,13 +426,13 @@ def clock_time(stamp: float | None) -> str:
 def _calls(r: Record) -> str:
     rows = [
         [esc(c.stage), esc(c.member), esc(c.model_file), str(c.prompt_tokens),
-         str(c.completion_tokens), f"{c.seconds:g}", clock_time(c.finished_at), str(c.attempts),
-         _yes(c.ok), esc(c.error)]
+         str(c.completion_tokens), esc(c.finish_reason or "-"), f"{c.seconds:g}",
+         clock_time(c.finished_at), str(c.attempts), _yes(c.ok), esc(c.error)]
         for c in r.calls
     ]  # fmt: skip
-    head = ["stage", "member", "model", "prompt tokens", "completion tokens", "seconds",
-            "finished (UTC)", "attempts", "ok", "error"]  # fmt: skip
-    return "<h2>Calls</h2>" + _table(head, rows or [["(no calls)"] + [""] * 9])
+    head = ["stage", "member", "model", "prompt tokens", "completion tokens", "ended by",
+            "seconds", "finished (UTC)", "attempts", "ok", "error"]  # fmt: skip
+    return "<h2>Calls</h2>" + _table(head, rows or [["(no calls)"] + [""] * (len(head) - 1)])
 
 
 SAMPLE_SECTIONS = (
