@@ -86,9 +86,10 @@ class CallRecord(_Model):
     )
     finish_reason: str | None = Field(
         None,
-        description="how the reply that was used ended, as the engine reports it: 'stop' (the "
-        "model finished) or 'length' (it reached the stage's token budget, so the text is cut); "
-        "None when the call failed, for a model that does not say, and in older records",
+        description="how the last reply ended, as the engine reports it: 'stop' (the model "
+        "finished) or 'length' (it reached the stage's token budget, so the text is cut; JSON "
+        "cut there does not parse); None when no reply came, for a model that does not say, "
+        "and in older records",
     )
     finished_at: float | None = Field(
         None,

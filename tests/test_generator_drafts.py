@@ -286,3 +286,13 @@ def test_cut_answers_show_on_the_drawing_and_in_the_fingerprint():
     assert "cut at its token budget" in str(edge_rules(reject)[("write_response", END)])
     explicit = committee_config(generation={"cut_answers": "keep"})
     assert keep.fingerprint() == explicit.fingerprint() != reject.fingerprint()
+
+
+async def test_json_cut_at_the_budget_says_so_in_the_record(tmp_path: Path):
+    cut = '{"instruction": "Reverse ' + "the list and explain " * 40  # never closes
+    records, _ = await run_one(tmp_path, {"InstructionDraft": cut})
+    assert records
+    for record in records:
+        (call,) = [c for c in record.calls if c.stage == "write_instruction"]
+        assert not call.ok and call.finish_reason == "length"  # why the JSON broke
+        assert record.reason.startswith("generator gen wrote no instruction")

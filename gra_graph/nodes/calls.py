@@ -171,6 +171,7 @@ async def _attempts(
                 error = f"{type(exc).__name__}: {exc}"
             continue
         pt, ct = _usage(message)
+        finish_reason = message.response_metadata.get("finish_reason")  # of the last reply
         prompt_tokens += pt
         completion_tokens += ct
         try:
@@ -187,7 +188,6 @@ async def _attempts(
             continue
         error = None
         distributions = message.response_metadata.get("value_distributions")
-        finish_reason = message.response_metadata.get("finish_reason")
         break
     record = CallRecord(
         stage=stage.value,
