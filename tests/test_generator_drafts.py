@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -208,7 +209,9 @@ async def test_a_meta_task_rejects_the_sample_when_attempts_run_out(tmp_path: Pa
     assert all(len([c for c in r.calls if c.stage == "write_instruction"]) == 3 for r in records)
 
 
-async def test_a_restated_answer_is_redrafted(tmp_path: Path):
+def _answers(first: Callable[[str], str], then: str):
+    """A Generator that writes task number N of its seed, answers it first with ``first(N)``
+    and, asked again, with ``then``."""
     answers: Counter[str] = Counter()
 
     def reply(title: str, prompt: str) -> str:
@@ -216,10 +219,16 @@ async def test_a_restated_answer_is_redrafted(tmp_path: Path):
             return f"Reverse the words of sentence number {_own_seed(prompt)} in Python."
         task = re.search(r"sentence number (\d+)", prompt).group(1)
         answers[task] += 1
-        if answers[task] == 1:
-            return f"Reverse the words of sentence number {task} in Python"
-        return "Split on spaces, reverse the list, join: ' '.join(s.split()[::-1])."
+        return first(task) if answers[task] == 1 else then
 
+    return reply
+
+
+async def test_a_restated_answer_is_redrafted(tmp_path: Path):
+    reply = _answers(
+        lambda task: f"Reverse the words of sentence number {task} in Python",
+        "Split on spaces, reverse the list, join: ' '.join(s.split()[::-1]).",
+    )
     records, _ = await run_one(tmp_path, {"text": reply}, draft_attempts=2)
     assert records and all(r.checks for r in records)
     assert all(len([c for c in r.calls if c.stage == "write_response"]) == 2 for r in records)
@@ -261,15 +270,7 @@ async def test_a_cut_answer_is_rejected_when_attempts_run_out(tmp_path: Path):
 
 
 async def test_a_cut_answer_is_redrafted(tmp_path: Path):
-    answers: Counter[str] = Counter()
-
-    def reply(title: str, prompt: str) -> str:
-        if "write ONE new task" in prompt:
-            return f"Explain list reversal number {_own_seed(prompt)} in Python."
-        task = re.search(r"reversal number (\d+)", prompt).group(1)
-        answers[task] += 1
-        return LONG if answers[task] == 1 else "Use items[::-1]: a slice with step -1."
-
+    reply = _answers(lambda _task: LONG, "Use items[::-1]: a slice with step -1.")
     records, _ = await run_one(tmp_path, {"text": reply}, cut_answers="reject", draft_attempts=2)
     assert records and all(r.checks for r in records)
     assert all(r.response == "Use items[::-1]: a slice with step -1." for r in records)
