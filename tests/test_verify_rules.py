@@ -303,9 +303,10 @@ def test_a_solver_answer_that_is_not_a_final_answer_has_no_value(garbage: str):
 def test_verify_rule_doctests():
     import doctest
 
-    from gra_graph.verify import answers, checks, code
+    from gra_graph import drafts
+    from gra_graph.verify import answers, checks, code, sql
 
-    for module in (answers, checks, code):
+    for module in (answers, checks, code, sql, drafts):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 

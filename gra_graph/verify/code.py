@@ -74,8 +74,18 @@ def _defines_something(text: str) -> bool:
     )
 
 
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """The Markdown code fences of ``text`` as (label, body) pairs; an unclosed last fence
+    runs to the end (an answer cut at its budget).
+
+    >>> fenced_blocks("Run:\\n```sql\\nSELECT 1;\\n```\\nand\\n```\\nx = 1")
+    [('sql', 'SELECT 1;\\n'), ('', 'x = 1')]
+    """
+    return _FENCE.findall(text)
+
+
 def _from_fences(text: str) -> FoundCode | None:
-    blocks = [body for label, body in _FENCE.findall(text) if label.lower() in _PYTHON_LABELS]
+    blocks = [body for label, body in fenced_blocks(text) if label.lower() in _PYTHON_LABELS]
     blocks = [b for b in blocks if b.strip() and (_parses(b) or _STARTS_PYTHON.match(b.lstrip()))]
     if not blocks:
         return None

@@ -27,10 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gra_graph.verify.code import MAX_CODE_CHARS
+from gra_graph.verify.code import MAX_CODE_CHARS, fenced_blocks
 from gra_graph.verify.sandbox import Limits, Outcome, run_python
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _SQL_LABELS = {"sql", "sqlite", "sqlite3", "mysql", "postgres", "postgresql", "psql", "tsql"}
 _COMMENTS = re.compile(r"(?:\s*--[^\n]*(?:\n|$))*\s*")
 _QUERY = re.compile(r"(?:SELECT|WITH)\b", re.IGNORECASE)
@@ -155,7 +154,7 @@ def extract_query(response: str) -> str | None:
     text = response[:MAX_CODE_CHARS]
     blocks = [
         body
-        for label, body in _FENCE.findall(text)
+        for label, body in fenced_blocks(text)
         if label.lower() in _SQL_LABELS or (not label and _is_query(body))
     ]
     code = "\n;\n".join(blocks) if blocks else ("" if "```" in text else _bare_sql(text))
