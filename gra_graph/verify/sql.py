@@ -163,8 +163,6 @@ def extract_query(response: str) -> str | None:
 
 
 def _canonical(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
     if isinstance(value, int | float):
         number = round(float(value), 6)
         return 0.0 if number == 0 else number
