@@ -20,14 +20,17 @@ Usage::
     python evals/bench_verifiers.py --model qwen2.5-coder-1.5b --json out.json --markdown out.md
     python evals/bench_verifiers.py --limit 28               # the first 28 lines of the file
     python evals/bench_verifiers.py --solver-check evals/data/solve_dev.jsonl  # solutions only
+    python evals/bench_verifiers.py --solver-check evals/data/complexity_dev.jsonl
 
 Resumable: each pair's verification is appended to a cache file (``--cache``, by default next
 to ``--json``), keyed by the pair, the model and its sampling, the verifier settings and the
 prompts; the same command again verifies only the pairs not yet there.
 
-``--solver-check`` runs only the math solutions on lines of ``instruction`` and ``answer``
+``--solver-check`` runs only the independent answers on lines of ``instruction`` and ``answer``
+and counts how often their consensus is right, wrong or missing: math solutions
 (``evals/data/solve_dev.jsonl``: questions outside the labelled pairs, on which the solve
-prompt was chosen) and counts how often their consensus is right, wrong or missing.
+prompt was chosen) or, on lines marked ``"kind": "complexity"``, Big-O answers
+(``evals/data/complexity_dev.jsonl``, likewise outside the labelled pairs).
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ from gra_graph.nodes.verify import run_verifier, verifier_calls  # noqa: E402
 from gra_graph.stages import Stage  # noqa: E402
 from gra_graph.state import Verification  # noqa: E402
 from gra_graph.verify.answers import consensus, same_answer  # noqa: E402
-from gra_graph.verify.checks import SqlPlan, plan_coding  # noqa: E402
+from gra_graph.verify.checks import ComplexityPlan, SqlPlan, plan_coding  # noqa: E402
+from gra_graph.verify.complexity import complexity_consensus, growths, same_classes  # noqa: E402
 
 DOMAINS = ("coding", "math")
 MEMBER = "verifier"
@@ -87,14 +91,17 @@ def bench_config(
 
 def cache_key(config: GraphConfig, pair: BenchPair) -> str:
     """What a pair's verification depends on: the pair, the member's model and sampling, the
-    verifier settings and the prompt files (the SQL one only for an SQL answer, so the keys of
-    the other pairs are those of the benches before SQL answers were checked)."""
+    verifier settings and the prompt files (the SQL one only for an SQL answer and the
+    complexity one only for a complexity answer, so the keys of the other pairs are those of the
+    benches before those answers were checked)."""
     member = config.member(MEMBER)
     stages = [Stage.WRITE_TESTS, Stage.SOLVE]
-    if pair.pair.domain == "coding" and isinstance(
-        plan_coding(pair.pair.instruction, pair.pair.response), SqlPlan
-    ):
-        stages.append(Stage.WRITE_SQL_CHECK)
+    if pair.pair.domain == "coding":
+        plan = plan_coding(pair.pair.instruction, pair.pair.response)
+        if isinstance(plan, SqlPlan):
+            stages.append(Stage.WRITE_SQL_CHECK)
+        if isinstance(plan, ComplexityPlan):
+            stages.append(Stage.SOLVE_COMPLEXITY)
     prompts = "".join(config.prompt_path(stage).read_text(encoding="utf-8") for stage in stages)
     text = json.dumps(
         [
@@ -140,7 +147,7 @@ async def verify_pairs(
         async with gate:
             started = time.perf_counter()
             p = pair.pair
-            count = verifier_calls(p.domain, p.response, ctx.config.verifiers)
+            count = verifier_calls(p.domain, p.instruction, p.response, ctx.config.verifiers)
             verification, _ = await run_verifier(
                 ctx,
                 [MEMBER] * count,
@@ -167,35 +174,41 @@ async def verify_pairs(
 
 
 async def solver_check(ctx: GraContext, path: Path) -> dict[str, Any]:
-    """The math solutions alone on (instruction, answer) lines: how often their consensus is
-    the right answer, a wrong one, or none."""
+    """The independent answers alone on (instruction, answer) lines: how often their consensus
+    is the right answer, a wrong one, or none. A line with ``"kind": "complexity"`` asks the
+    complexity answer (``solve_complexity``), any other the math solution (``solve``)."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     count = ctx.config.verifiers.solutions
     results = []
     for index, row in enumerate(rows):
+        complexity = row.get("kind") == "complexity"
+        stage = Stage.SOLVE_COMPLEXITY if complexity else Stage.SOLVE
         outs = await asyncio.gather(
             *(
                 ask_stage(
                     ctx,
                     MEMBER,
-                    Stage.SOLVE,
-                    {"domain": "math", "instruction": row["instruction"]},
+                    stage,
+                    {
+                        "domain": "coding" if complexity else "math",
+                        "instruction": row["instruction"],
+                    },
                     (index, 0, "verify", 0, "solution", i),
                 )
                 for i in range(count)
             )
         )
         answers = [o.value.answer if o.value is not None else None for o in outs]  # type: ignore[attr-defined]
-        agreed = consensus(answers)
         truth = row["answer"]
-        verdict = (
-            "none"
-            if agreed.answer is None
-            else "right"
-            if same_answer(truth, agreed.answer)
-            else "wrong"
-        )
-        results.append({**row, "answers": answers, "consensus": agreed.answer, "verdict": verdict})
+        if complexity:
+            agreed = complexity_consensus(answers)
+            found = agreed.answer
+            right = found is not None and same_classes(growths(truth), agreed.classes)
+        else:
+            found = consensus(answers).answer
+            right = found is not None and same_answer(truth, found)
+        verdict = "none" if found is None else "right" if right else "wrong"
+        results.append({**row, "answers": answers, "consensus": found, "verdict": verdict})
         print(f"  {verdict:5} {row['instruction'][:50]:50} {answers}", file=sys.stderr, flush=True)
     tally = Counter(r["verdict"] for r in results)
     return {
@@ -325,7 +338,12 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", default=str(ROOT / "evals" / "data" / "review_pairs.jsonl"))
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--solutions", type=int, default=None, help="math: override the default")
+    parser.add_argument(
+        "--solutions",
+        type=int,
+        default=None,
+        help="independent answers per check (default: the graph default)",
+    )
     parser.add_argument("--domains", default=",".join(DOMAINS))
     parser.add_argument("--limit", type=int, default=None, help="first N lines of the file")
     parser.add_argument("--concurrency", type=int, default=3, help="pairs verified at once")
@@ -334,7 +352,8 @@ async def main(argv: list[str] | None = None) -> int:
         "--solver-check",
         default=None,
         metavar="FILE",
-        help="only the math solutions, on JSONL lines of instruction and answer",
+        help="only the independent answers (math, or complexity on lines with kind), on JSONL "
+        "lines of instruction and answer",
     )
     parser.add_argument(
         "--cache",

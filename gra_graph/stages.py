@@ -35,6 +35,7 @@ class Stage(StrEnum):
     WRITE_TESTS = "write_tests"
     SOLVE = "solve"
     WRITE_SQL_CHECK = "write_sql_check"
+    SOLVE_COMPLEXITY = "solve_complexity"
 
 
 OutputSchema = Callable[[tuple[str, ...]], type[BaseModel]]
@@ -164,6 +165,14 @@ _SPECS = (
         frozenset({"domain", "instruction"}),
         320,
         _fixed(schemas.SqlCheck),
+        optional=True,
+    ),
+    StageSpec(
+        Stage.SOLVE_COMPLEXITY,
+        "coding verifier, complexity answers: an independent Big-O answer",
+        frozenset({"domain", "instruction"}),
+        48,
+        _fixed(schemas.Solution),
         optional=True,
     ),
 )

@@ -304,9 +304,9 @@ def test_verify_rule_doctests():
     import doctest
 
     from gra_graph import drafts
-    from gra_graph.verify import answers, checks, code, sql
+    from gra_graph.verify import answers, checks, code, complexity, sql
 
-    for module in (answers, checks, code, sql, drafts):
+    for module in (answers, checks, code, complexity, sql, drafts):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 

@@ -67,8 +67,9 @@ def test_python_answers_keep_the_python_check_and_sql_gets_its_own():
     python = "def f(x):\n    return x + 1"
     assert isinstance(plan_coding("Add one.", python), CodingPlan)
     assert plan_coding("List them.", f"```sql\n{ABOVE_AVERAGE};\n```") == SqlPlan(ABOVE_AVERAGE)
-    assert verifier_calls("coding", f"{ABOVE_AVERAGE};", SETTINGS) == SETTINGS.solutions
-    assert verifier_calls("coding", python, SETTINGS) == 1
+    query = f"{ABOVE_AVERAGE};"
+    assert verifier_calls("coding", "List them.", query, SETTINGS) == SETTINGS.solutions
+    assert verifier_calls("coding", "Add one.", python, SETTINGS) == 1
 
 
 @pytest.mark.parametrize(

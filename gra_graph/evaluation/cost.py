@@ -28,6 +28,7 @@ STAGE_ROLES: dict[str, str] = {
     Stage.WRITE_TESTS: "verifier",
     Stage.SOLVE: "verifier",
     Stage.WRITE_SQL_CHECK: "verifier",
+    Stage.SOLVE_COMPLEXITY: "verifier",
     Stage.ENRICH: "enrich",
     Stage.ANNOTATE: "annotate",
 }

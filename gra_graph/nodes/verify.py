@@ -13,6 +13,7 @@ verification ends the sample as rejected; otherwise the review goes on and, in `
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -23,7 +24,15 @@ from gra_graph.nodes.calls import ask_stage
 from gra_graph.roles import eligible, sample_rng
 from gra_graph.stages import Stage
 from gra_graph.state import CallRecord, Decision, GraState, Verification
-from gra_graph.verify.checks import SqlPlan, judge_coding, judge_math, judge_sql, plan_coding
+from gra_graph.verify.checks import (
+    ComplexityPlan,
+    SqlPlan,
+    judge_coding,
+    judge_complexity,
+    judge_math,
+    judge_sql,
+    plan_coding,
+)
 from gra_graph.verify.sql import Database
 
 
@@ -53,9 +62,9 @@ async def run_verifier(
     call_key: tuple[object, ...],
 ) -> tuple[Verification, list[CallRecord]]:
     """Verify one response: ``members[0]`` writes the tests (Python code); each of
-    ``members`` writes a test database (an SQL answer) or solves (math) once, so those take
-    ``verifiers.solutions`` members (:func:`verifier_calls`). Returns the verification and the
-    calls.
+    ``members`` writes a test database (an SQL answer) or answers independently (math, a
+    complexity answer) once, so those take ``verifiers.solutions`` members
+    (:func:`verifier_calls`). Returns the verification and the calls.
 
     Used by the ``verify`` node and by ``evals/bench_verifiers.py``, so both apply the same
     rules.
@@ -66,6 +75,16 @@ async def run_verifier(
             return plan, []
         if isinstance(plan, SqlPlan):
             return await _verify_sql(ctx, members, plan, instruction, call_key)
+        if isinstance(plan, ComplexityPlan):
+            return await _solve_and_judge(
+                ctx,
+                members,
+                Stage.SOLVE_COMPLEXITY,
+                domain,
+                instruction,
+                call_key,
+                lambda answers: judge_complexity(response, answers),
+            )
         out = await ask_stage(
             ctx,
             members[0],
@@ -80,19 +99,41 @@ async def run_verifier(
         verification.member, verification.model_file = members[0], out.record.model_file
         return verification, [out.record]
     if domain == "math":
-        values = {"domain": domain, "instruction": instruction}
-        outs = await asyncio.gather(
-            *(
-                ask_stage(ctx, member, Stage.SOLVE, values, (*call_key, "solution", i))
-                for i, member in enumerate(members)
-            )
+        return await _solve_and_judge(
+            ctx,
+            members,
+            Stage.SOLVE,
+            domain,
+            instruction,
+            call_key,
+            lambda answers: judge_math(response, answers),
         )
-        answers = [o.value.answer if o.value is not None else None for o in outs]  # type: ignore[attr-defined]
-        verification = judge_math(response, answers)
-        verification.member = ", ".join(dict.fromkeys(members))
-        verification.model_file = ", ".join(dict.fromkeys(o.record.model_file for o in outs))
-        return verification, [o.record for o in outs]
     raise ValueError(f"no verifier for the domain {domain!r}")
+
+
+async def _solve_and_judge(
+    ctx: GraContext,
+    members: list[str],
+    stage: Stage,
+    domain: str,
+    instruction: str,
+    call_key: tuple[object, ...],
+    judge: Callable[[list[str | None]], Verification],
+) -> tuple[Verification, list[CallRecord]]:
+    """Each of ``members`` answers ``stage`` once, independently; ``judge`` rules on the
+    answers (``None`` for a call that failed)."""
+    values = {"domain": domain, "instruction": instruction}
+    outs = await asyncio.gather(
+        *(
+            ask_stage(ctx, member, stage, values, (*call_key, "solution", i))
+            for i, member in enumerate(members)
+        )
+    )
+    answers = [o.value.answer if o.value is not None else None for o in outs]  # type: ignore[attr-defined]
+    verification = judge(answers)
+    verification.member = ", ".join(dict.fromkeys(members))
+    verification.model_file = ", ".join(dict.fromkeys(o.record.model_file for o in outs))
+    return verification, [o.record for o in outs]
 
 
 async def _verify_sql(
@@ -119,10 +160,13 @@ async def _verify_sql(
     return verification, [o.record for o in outs]
 
 
-def verifier_calls(domain: str, response: str, settings: Verifiers) -> int:
+def verifier_calls(domain: str, instruction: str, response: str, settings: Verifiers) -> int:
     """How many members a response's verification asks: ``solutions`` for math and for an SQL
-    answer, else one (the Python test writer)."""
-    if domain == "math" or (domain == "coding" and isinstance(plan_coding("", response), SqlPlan)):
+    or complexity answer, else one (the Python test writer)."""
+    if domain == "math" or (
+        domain == "coding"
+        and isinstance(plan_coding(instruction, response), SqlPlan | ComplexityPlan)
+    ):
         return settings.solutions
     return 1
 
@@ -136,7 +180,7 @@ async def verify(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any
     ctx = runtime.context
     settings = ctx.config.verifiers
     round_ = state.get("round", 0)
-    count = verifier_calls(state["domain"], state["response"], settings)
+    count = verifier_calls(state["domain"], state["instruction"], state["response"], settings)
     verification, calls = await run_verifier(
         ctx,
         verifier_members(ctx.config, ctx.run_seed, state, count),

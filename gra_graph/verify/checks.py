@@ -16,6 +16,10 @@ the code in :mod:`gra_graph.verify.sandbox`. Every rule is spelled out in docs/v
   SQL query is run beside each of ``solutions`` members' own queries on their own test
   databases; more than half of the databases agreeing with it passes it (1), more than half
   disagreeing fails it (0), else inconclusive. A database that cannot judge counts as asked.
+- **coding, complexity** (:mod:`gra_graph.verify.complexity`): a response with no code to run
+  (no Python function, no SQL query) to an instruction that asks about a complexity, and which
+  states a Big-O class, is compared with ``solutions`` members' own answers: the class more than
+  half of them name must be one the response states, else it fails; no majority: inconclusive.
 - **math**: ``solutions`` independent answers; only one that more than half of them agree on
   (:func:`gra_graph.verify.answers.consensus`) is compared with the response
   (:func:`gra_graph.verify.answers.compare_answers`): passed (1) or failed (0), else
@@ -40,6 +44,12 @@ from gra_graph.verify.code import (
     instruction_tests,
     signatures,
     usable_tests,
+)
+from gra_graph.verify.complexity import (
+    asks_complexity,
+    complexity_consensus,
+    growths,
+    missing_classes,
 )
 from gra_graph.verify.sandbox import Limits, Outcome, SandboxResult, run_python
 from gra_graph.verify.sql import Database, compare, extract_query, run_databases
@@ -70,12 +80,33 @@ class SqlPlan:
     query: str
 
 
-def plan_coding(instruction: str, response: str) -> CodingPlan | SqlPlan | Verification:
+@dataclass(frozen=True)
+class ComplexityPlan:
+    """A prose answer to a complexity question, compared with members' own answers."""
+
+    stated: tuple[str, ...]
+
+
+CheckPlan = CodingPlan | SqlPlan | ComplexityPlan
+"""What a coding check runs or asks for."""
+
+
+def _complexity_plan(instruction: str, response: str) -> ComplexityPlan | None:
+    if not asks_complexity(instruction):
+        return None
+    stated = tuple(f"O({g.text})" for g in growths(response))
+    return ComplexityPlan(stated) if stated else None
+
+
+def plan_coding(instruction: str, response: str) -> CheckPlan | Verification:
     """The plan for checking ``response``, or the verification already decided without tests
-    (no code, code that does not compile, nothing to call)."""
+    (no code, code that does not compile, nothing to call). A complexity answer is checked
+    only where no code could be: a response whose function can be tested is tested."""
     found = extract_code(response)
     if found is None and (query := extract_query(response)) is not None:
         return SqlPlan(query)
+    if found is None and (complexity := _complexity_plan(instruction, response)) is not None:
+        return complexity
     if found is None:
         return Verification(
             verifier="coding",
@@ -92,6 +123,8 @@ def plan_coding(instruction: str, response: str) -> CodingPlan | SqlPlan | Verif
         )
     code = definitions_only(found.code)
     defined = signatures(code)
+    if not defined and (complexity := _complexity_plan(instruction, response)) is not None:
+        return complexity
     if not defined:
         return Verification(
             verifier="coding",
@@ -247,6 +280,43 @@ def judge_sql(
         )
     return Verification(
         verifier="coding", outcome="inconclusive", reason=f"no majority: {tally}", details=details
+    )
+
+
+def judge_complexity(response: str, answers: Sequence[str | None]) -> Verification:
+    """Compare the classes ``response`` states with those the independent ``answers`` agree on
+    (``None``: an answer that failed); see the module docstring."""
+    agreed = complexity_consensus(answers)
+    details: dict[str, Any] = {
+        "kind": "complexity",
+        "solver_answers": list(answers),
+        "solver_answer": agreed.answer,
+        "agreement": f"{agreed.votes} of {agreed.asked}",
+        "response_classes": [f"O({g.text})" for g in growths(response)],
+    }
+    if agreed.answer is None:
+        return Verification(
+            verifier="coding",
+            outcome="inconclusive",
+            reason=f"the answers do not agree ({agreed.votes} of {agreed.asked} at most)",
+            details=details,
+        )
+    missing = missing_classes(response, agreed.classes)
+    tally = f"{agreed.votes} of {agreed.asked} answers say {agreed.answer}"
+    if missing:
+        return Verification(
+            verifier="coding",
+            outcome="failed",
+            score=0.0,
+            reason=f"the response never states {', '.join(missing)} ({tally})",
+            details=details,
+        )
+    return Verification(
+        verifier="coding",
+        outcome="passed",
+        score=1.0,
+        reason=f"the response states the agreed complexity ({tally})",
+        details=details,
     )
 
 
