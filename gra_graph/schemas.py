@@ -68,6 +68,17 @@ InstructionCheckOutput: type[_Check] = create_model(  # type: ignore[call-overlo
     reason=(ShortText, ""),
 )
 
+InstructionCheckReasonFirst: type[_Check] = create_model(  # type: ignore[call-overload]
+    "InstructionCheckOutput",
+    __base__=_Check,
+    reason=(ShortText, ...),
+    **{c: (PassFail, ...) for c in CHECK_CRITERIA},
+)
+"""The check with its reason first (and required): the JSON key order the grammar enforces
+follows the fields', so each verdict is written, and its P(pass) read, after the reviewer has
+said what it sees in the task. Picked by a check prompt that names "reason" before the
+criteria (``prompts/check_instruction_reason_first.txt``)."""
+
 
 class _Rubric(_Output):
     """Integer scores 0-10, one field per dimension of :attr:`DIMENSIONS`."""

@@ -391,3 +391,32 @@ async def test_the_shipped_score_prompt_asks_for_the_scores_first():
         model = members[review.reviewer].chat_model
         (schema,) = [s for s in model.schemas if s["title"] == "ScoreOutput"]
         assert list(schema["properties"])[-2:] == ["strengths", "weaknesses"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "first"),
+    [("check_instruction_reason_first.txt", "reason"), ("check_instruction.txt", "rationality")],
+)
+async def test_a_reason_first_check_prompt_asks_for_the_reason_before_the_verdicts(
+    prompt: str, first: str
+):
+    prompts = {s.value: f"../prompts/{s.value}.txt" for s in Stage}
+    prompts["check_instruction"] = f"../prompts/{prompt}"
+    config = committee_config(prompts=prompts, judging={"check_rule": "mean_probability"})
+    members = fake_members(
+        config,
+        probing=True,
+        distributions=reviewers_scripted({"InstructionCheckOutput": CHECK_PROBABLY_PASS}),
+    )
+    record = await run(config, members)
+    assert record.status == "accepted" and record.checks
+    for check in record.checks:
+        model = members[check.reviewer].chat_model
+        (schema,) = [s for s in model.schemas if s["title"] == "InstructionCheckOutput"]
+        assert next(iter(schema["properties"])) == first
+        # the verdicts are still read as probabilities wherever the reason stands
+        assert check.pass_probability == dict.fromkeys(
+            ("rationality", "completeness", "clarity"), 0.9
+        )
+    if first == "reason":
+        assert "reason" in schema["required"]

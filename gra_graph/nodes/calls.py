@@ -53,6 +53,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel
 
+from gra_graph import schemas
 from gra_graph.context import GraContext
 from gra_graph.llm.chat_model import SchemaChatModel, StructuredOutputError, parse_structured
 from gra_graph.llm.fault_kinds import backoff_seconds, classify_exception
@@ -63,6 +64,7 @@ from gra_graph.schemas import grammar_schema, text_first
 from gra_graph.score_order import reorder_prompt, text_keys_first
 from gra_graph.stages import STAGES, Stage
 from gra_graph.state import CallRecord
+from gra_graph.vocabulary import CHECK_CRITERIA
 
 T = TypeVar("T")
 S = TypeVar("S", bound=BaseModel)
@@ -239,6 +241,12 @@ def _critique_first(ctx: GraContext, stage: Stage) -> tuple[str, ...] | None:
     return text_keys_first(ctx.prompts[stage].text, dims, text_keys)
 
 
+def _reason_first(ctx: GraContext) -> bool:
+    """Whether the check prompt asks for its "reason" before the criteria."""
+    text = ctx.prompts[Stage.CHECK_INSTRUCTION].text
+    return text_keys_first(text, CHECK_CRITERIA, ("reason",)) is not None
+
+
 async def ask_stage(
     ctx: GraContext,
     member: str,
@@ -257,6 +265,8 @@ async def ask_stage(
     schema = STAGES[stage].schema(dimensions)
     if schema is not None and STAGES[stage].scored and (first := _critique_first(ctx, stage)):
         schema = text_first(schema, first)  # type: ignore[arg-type]
+    elif stage == Stage.CHECK_INSTRUCTION and _reason_first(ctx):
+        schema = schemas.InstructionCheckReasonFirst
     if schema is None:
         return await ask_text(ctx, member, stage, values, call_key)  # type: ignore[return-value]
     if order is not None and not STAGES[stage].scored:
