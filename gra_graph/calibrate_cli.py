@@ -39,6 +39,14 @@ def add_command(sub: argparse._SubParsersAction) -> None:
         "--limit", type=int, default=None, metavar="N", help="use at most N pairs after --skip"
     )
     cal.add_argument(
+        "--sound-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="of those, use only the first N pairs whose instruction is sound; every pair with "
+        "a defective instruction stays (they are few)",
+    )
+    cal.add_argument(
         "--target",
         type=float,
         default=0.9,
@@ -67,7 +75,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
 
 
 async def _calibrate(args: argparse.Namespace, console: Console) -> int:
-    from gra_graph.bench.calibrate import calibrate_checks
+    from gra_graph.bench.calibrate import calibrate_checks, limit_sound
     from gra_graph.bench.report import BenchProgress
     from gra_graph.cli import (  # cli imports this module first
         _at_least_one,
@@ -77,11 +85,15 @@ async def _calibrate(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.config import GraphConfig, GraphConfigError
     from gra_graph.output import write_json_atomic
 
-    _at_least_one(("--limit", args.limit), ("--concurrency", args.concurrency))
+    _at_least_one(
+        ("--limit", args.limit),
+        ("--sound-limit", args.sound_limit),
+        ("--concurrency", args.concurrency),
+    )
     if not 0.0 < args.target <= 1.0:
         raise GraphConfigError(f"--target must be in (0, 1], got {args.target}")
     config = GraphConfig.from_file(args.graph)
-    pairs = _pairs_window(args.pairs, args.skip, args.limit)
+    pairs = limit_sound(_pairs_window(args.pairs, args.skip, args.limit), args.sound_limit)
     console.print(
         f"checking the instructions of {len(pairs)} pairs with graph '{config.name}'; "
         f"cache {safe(args.cache)}",
@@ -124,7 +136,8 @@ async def _calibrate(args: argparse.Namespace, console: Console) -> int:
     current = config.judging.criterion_thresholds
     console.print(
         f"at the graph's thresholds {current}: sound pass {_cell(result.unchanged_sound_pass_rate)}"
-        f", defect fail {_cell(result.unchanged_defective_fail_rate)}",
+        f", defect fail {_cell(result.unchanged_defective_fail_rate)}; AUROC of the check "
+        f"(smallest margin, sound against defective) {_cell(result.unchanged_auroc)}",
         highlight=False,
     )
     out.print(result.yaml_snippet(), highlight=False, markup=False)

@@ -13,7 +13,7 @@ import pytest
 from langgraph.graph import END
 from pydantic import ValidationError
 
-from gra_graph.bench.calibrate import calibrate_checks, choose_thresholds
+from gra_graph.bench.calibrate import calibrate_checks, choose_thresholds, limit_sound, margin
 from gra_graph.bench.pairs import BenchPair, Pair
 from gra_graph.cli import main
 from gra_graph.decision import check_failures
@@ -81,6 +81,8 @@ async def test_thresholds_pass_the_target_share_of_sound_instructions(tmp_path: 
     assert result.by_criterion["clarity"]["sound_pass_rate"] == 0.8
     assert result.by_criterion["rationality"]["defective_fail_rate"] == 1.0
     assert result.unchanged_sound_pass_rate == 0.8  # at 0.5, S4 fails clarity too
+    # smallest margins at 0.5: S4 -1/6, the incoherent I1 -1/2 (clarity 0): ranked below all
+    assert result.unchanged_auroc == 1.0
     assert result.new_calls == 18 and result.cached_calls == 0
     assert "check_thresholds: {rationality: 0.99, completeness: 0.99, clarity: 0.66}" in (
         result.yaml_snippet()
@@ -163,6 +165,7 @@ def test_bad_per_criterion_thresholds_are_refused(thresholds, message):
         (["--skip", "500"], "no pairs left"),
         (["--target", "0"], "--target must be in"),
         (["--limit", "0"], "--limit must be at least 1"),
+        (["--sound-limit", "0"], "--sound-limit must be at least 1"),
     ],
 )
 def test_calibrate_check_refuses_bad_options_before_loading_a_model(capsys, args, message):
@@ -177,3 +180,17 @@ def test_calibrate_check_refuses_bad_options_before_loading_a_model(capsys, args
     )
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_sound_limit_keeps_every_defective_instruction():
+    kept = limit_sound(pairs(), 2)
+    tags = [re.search(r"\[(\w\d)\]", p.pair.instruction).group(1) for p in kept]  # type: ignore[union-attr]
+    assert tags == ["S1", "S2", "I1"]  # W1's instruction is sound, so it is the third sound one
+    assert limit_sound(pairs(), None) == pairs()
+
+
+def test_the_margin_is_the_smallest_distance_above_a_threshold():
+    thresholds = {"rationality": 0.9, "clarity": 0.5}
+    assert margin({"rationality": 0.95, "clarity": 0.4}, thresholds) == pytest.approx(-0.1)
+    assert margin({"rationality": None, "clarity": 0.8}, thresholds) == pytest.approx(0.3)
+    assert margin({"rationality": None, "clarity": None}, thresholds) is None

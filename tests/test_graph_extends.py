@@ -101,6 +101,13 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "ablate_revise.yaml": {"revise.max_rounds": 2},
     "ablate_sampled.yaml": {"judging.scoring": "sampled"},
     "ablate_no_verifiers.yaml": {"verifiers.enabled": False},
+    # a prompt's verdict order and the thresholds calibrated for it are one factor
+    "ablate_check_verdicts_first.yaml": {
+        "prompts.check_instruction": "../prompts/check_instruction.txt",
+        "judging.check_thresholds.rationality": 0.54,
+        "judging.check_thresholds.completeness": 0.37,
+        "judging.check_thresholds.clarity": 0.36,
+    },
 }
 
 

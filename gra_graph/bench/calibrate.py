@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gra_graph.bench.bench import BenchObserver, open_judge
+from gra_graph.bench.metrics import auroc
 from gra_graph.bench.pairs import BenchPair
 from gra_graph.config import GraphConfig, GraphConfigError, Judging, Role
 from gra_graph.decision import pass_probability
@@ -61,6 +62,10 @@ class CheckCalibration:
     unchanged_sound_pass_rate: float
     """The sound pass rate at the graph's current thresholds, for comparison."""
     unchanged_defective_fail_rate: float | None
+    unchanged_auroc: float | None = None
+    """How well the check ranks sound instructions above defective ones at the graph's current
+    thresholds, with no cut-off chosen: the AUROC of each instruction's smallest margin over the
+    criteria (mean P(pass) minus that criterion's threshold). ``None`` without both kinds."""
     new_calls: int = 0
     cached_calls: int = 0
 
@@ -82,6 +87,26 @@ def mean_pass(checks: Sequence[InstructionCheck], criterion: str) -> float | Non
 
 def _passes(means: Mapping[str, float | None], thresholds: Mapping[str, float]) -> bool:
     return all(m is None or m >= thresholds[c] for c, m in means.items())
+
+
+def margin(means: Mapping[str, float | None], thresholds: Mapping[str, float]) -> float | None:
+    """How far an instruction is from failing: its smallest mean P(pass) minus threshold over
+    the criteria that have one (negative: it fails)."""
+    gaps = [m - thresholds[c] for c, m in means.items() if m is not None]
+    return min(gaps) if gaps else None
+
+
+def limit_sound(pairs: Sequence[BenchPair], count: int | None) -> list[BenchPair]:
+    """``pairs`` with at most the first ``count`` whose instruction is sound: every pair with a
+    defective instruction stays, since those are the few a calibration has."""
+    kept, sound = [], 0
+    for pair in pairs:
+        if pair.pair.instruction_sound:
+            sound += 1
+            if count is not None and sound > count:
+                continue
+        kept.append(pair)
+    return kept
 
 
 def _rate(hits: int, total: int) -> float | None:
@@ -193,9 +218,21 @@ async def calibrate_checks(
         unchanged_defective_fail_rate=_rate(
             sum(not _passes(m, current) for m in defective), len(defective)
         ),
+        unchanged_auroc=_margin_auroc(sound, defective, current),
         new_calls=new_calls,
         cached_calls=cached_calls,
     )
+
+
+def _margin_auroc(
+    sound: Sequence[Mapping[str, float | None]],
+    defective: Sequence[Mapping[str, float | None]],
+    thresholds: Mapping[str, float],
+) -> float | None:
+    ok = [g for m in sound if (g := margin(m, thresholds)) is not None]
+    bad = [g for m in defective if (g := margin(m, thresholds)) is not None]
+    found = auroc(ok, bad)
+    return round(found, 4) if found is not None else None
 
 
 def _criterion(
