@@ -248,6 +248,23 @@ def _coding_rule(
     )
 
 
+def _ruling(
+    verifier: str, agrees: bool | None, reason: str, details: dict[str, Any]
+) -> Verification:
+    """A comparison's verification: passed (score 1), failed (0), or inconclusive (None)."""
+    if agrees is None:
+        return Verification(
+            verifier=verifier, outcome="inconclusive", reason=reason, details=details
+        )
+    return Verification(
+        verifier=verifier,
+        outcome="passed" if agrees else "failed",
+        score=1.0 if agrees else 0.0,
+        reason=reason,
+        details=details,
+    )
+
+
 def judge_sql(
     plan: SqlPlan, written: Sequence[Database | None], settings: Verifiers
 ) -> Verification:
@@ -271,84 +288,56 @@ def judge_sql(
         details["sandbox"] = problem
     tally = f"{agree} of {asked} test databases agree with the answer's query, {disagree} do not"
     if disagree * 2 > asked:
-        return Verification(
-            verifier="coding", outcome="failed", score=0.0, reason=tally, details=details
-        )
+        return _ruling("coding", False, tally, details)
     if agree * 2 > asked:
-        return Verification(
-            verifier="coding", outcome="passed", score=1.0, reason=tally, details=details
-        )
-    return Verification(
-        verifier="coding", outcome="inconclusive", reason=f"no majority: {tally}", details=details
-    )
+        return _ruling("coding", True, tally, details)
+    return _ruling("coding", None, f"no majority: {tally}", details)
+
+
+def _agreement(answers: Sequence[str | None], agreed: str | None, votes: int) -> dict[str, Any]:
+    """The details every independent-answer check records."""
+    return {
+        "solver_answers": list(answers),
+        "solver_answer": agreed,
+        "agreement": f"{votes} of {len(answers)}",
+    }
 
 
 def judge_complexity(response: str, answers: Sequence[str | None]) -> Verification:
     """Compare the classes ``response`` states with those the independent ``answers`` agree on
     (``None``: an answer that failed); see the module docstring."""
     agreed = complexity_consensus(answers)
-    details: dict[str, Any] = {
+    details = {
         "kind": "complexity",
-        "solver_answers": list(answers),
-        "solver_answer": agreed.answer,
-        "agreement": f"{agreed.votes} of {agreed.asked}",
+        **_agreement(answers, agreed.answer, agreed.votes),
         "response_classes": [f"O({g.text})" for g in growths(response)],
     }
     if agreed.answer is None:
-        return Verification(
-            verifier="coding",
-            outcome="inconclusive",
-            reason=f"the answers do not agree ({agreed.votes} of {agreed.asked} at most)",
-            details=details,
-        )
+        why = f"the answers do not agree ({agreed.votes} of {agreed.asked} at most)"
+        return _ruling("coding", None, why, details)
     missing = missing_classes(response, agreed.classes)
     tally = f"{agreed.votes} of {agreed.asked} answers say {agreed.answer}"
     if missing:
-        return Verification(
-            verifier="coding",
-            outcome="failed",
-            score=0.0,
-            reason=f"the response never states {', '.join(missing)} ({tally})",
-            details=details,
+        return _ruling(
+            "coding", False, f"the response never states {', '.join(missing)} ({tally})", details
         )
-    return Verification(
-        verifier="coding",
-        outcome="passed",
-        score=1.0,
-        reason=f"the response states the agreed complexity ({tally})",
-        details=details,
-    )
+    return _ruling("coding", True, f"the response states the agreed complexity ({tally})", details)
 
 
 def judge_math(response: str, answers: Sequence[str | None]) -> Verification:
     """Compare ``response`` with what the independent ``answers`` agree on (``None``: a
     solution that failed). Without a majority answer the check is inconclusive."""
     agreed = consensus(list(answers))
-    details: dict[str, Any] = {
-        "solver_answers": list(answers),
-        "solver_answer": agreed.answer,
-        "agreement": f"{agreed.votes} of {agreed.asked}",
-    }
+    details = _agreement(answers, agreed.answer, agreed.votes)
     if agreed.answer is None:
-        return Verification(
-            verifier="math",
-            outcome="inconclusive",
-            reason=f"the solutions do not agree ({agreed.votes} of {agreed.asked} at most)",
-            details=details,
-        )
+        why = f"the solutions do not agree ({agreed.votes} of {agreed.asked} at most)"
+        return _ruling("math", None, why, details)
     comparison = compare_answers(response, agreed.answer)
     details |= {"response_answer": comparison.response_answer, "match": comparison.match}
     if comparison.agrees is None:
-        return Verification(
-            verifier="math", outcome="inconclusive", reason=comparison.detail, details=details
-        )
-    return Verification(
-        verifier="math",
-        outcome="passed" if comparison.agrees else "failed",
-        score=1.0 if comparison.agrees else 0.0,
-        reason=f"{comparison.detail} ({agreed.votes} of {agreed.asked} solutions agree)",
-        details=details,
-    )
+        return _ruling("math", None, comparison.detail, details)
+    why = f"{comparison.detail} ({agreed.votes} of {agreed.asked} solutions agree)"
+    return _ruling("math", comparison.agrees, why, details)
 
 
 def verifier_votes(state: GraState, config: GraphConfig) -> list[Review]:
