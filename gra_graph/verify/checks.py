@@ -105,10 +105,8 @@ def plan_coding(instruction: str, response: str) -> CheckPlan | Verification:
     found = extract_code(response)
     if found is None and (query := extract_query(response)) is not None:
         return SqlPlan(query)
-    if found is None and (complexity := _complexity_plan(instruction, response)) is not None:
-        return complexity
     if found is None:
-        return Verification(
+        return _complexity_plan(instruction, response) or Verification(
             verifier="coding",
             outcome="inconclusive",
             reason="the response has no Python code and no SQL query",
@@ -123,10 +121,8 @@ def plan_coding(instruction: str, response: str) -> CheckPlan | Verification:
         )
     code = definitions_only(found.code)
     defined = signatures(code)
-    if not defined and (complexity := _complexity_plan(instruction, response)) is not None:
-        return complexity
     if not defined:
-        return Verification(
+        return _complexity_plan(instruction, response) or Verification(
             verifier="coding",
             outcome="inconclusive",
             reason="the response's code defines no function to test",
@@ -307,15 +303,16 @@ def judge_complexity(response: str, answers: Sequence[str | None]) -> Verificati
     """Compare the classes ``response`` states with those the independent ``answers`` agree on
     (``None``: an answer that failed); see the module docstring."""
     agreed = complexity_consensus(answers)
+    stated = growths(response)
     details = {
         "kind": "complexity",
         **_agreement(answers, agreed.answer, agreed.votes),
-        "response_classes": [f"O({g.text})" for g in growths(response)],
+        "response_classes": [f"O({g.text})" for g in stated],
     }
     if agreed.answer is None:
         why = f"the answers do not agree ({agreed.votes} of {agreed.asked} at most)"
         return _ruling("coding", None, why, details)
-    missing = missing_classes(response, agreed.classes)
+    missing = missing_classes(stated, agreed.classes)
     tally = f"{agreed.votes} of {agreed.asked} answers say {agreed.answer}"
     if missing:
         return _ruling(

@@ -210,7 +210,7 @@ def _answer_classes(answer: str) -> list[Growth]:
     return growths(answer) or [g for g in (parse_growth(answer.strip()),) if g is not None]
 
 
-def missing_classes(response: str, classes: Sequence[Growth]) -> list[str]:
-    """The consensus classes the response never states (empty: it states them all)."""
-    stated = growths(response)
+def missing_classes(stated: Sequence[Growth], classes: Sequence[Growth]) -> list[str]:
+    """The consensus ``classes`` not among those a response ``stated`` (empty: it states them
+    all)."""
     return [f"O({c.text})" for c in classes if not any(same_growth(c, s) for s in stated)]
