@@ -437,6 +437,7 @@ class Checkpoints(_Strict):
 # ---- judging: how the reviewers' scores and checks are read (docs/method.md, section 9f) ----
 
 ScoringMode = Literal["sampled", "expected"]
+ScoreScale = Literal["0-10", "pass_fail"]
 ScoreOrder = Literal["fixed", "shuffled", "one_per_call"]
 CheckRule = Literal["any_fail", "majority", "mean_probability"]
 
@@ -454,6 +455,13 @@ class Judging(_Strict):
         "expected: the mean of the reviewer's own probabilities of 0..10 at that position "
         "(G-Eval), with the distribution kept in the record. Members that cannot report "
         "probabilities fall back to sampled, and the review says so.",
+    )
+    score_scale: ScoreScale = Field(
+        "0-10",
+        description="0-10: a reviewer scores each dimension 0 to 10 (the paper); pass_fail: it "
+        "says in one sentence what the answer gives, then passes or fails each dimension, "
+        "worth 10 or 0, so an expected score is 10 x P(pass) (with "
+        "prompts/score_response_verdicts.txt). The adjudicator keeps the 0-10 scale.",
     )
     score_order: ScoreOrder = Field(
         "fixed",
@@ -824,8 +832,12 @@ class GraphConfig(_Strict):
             exclude["score_dimensions"] = True  # runs from before the setting existed resume
         if self.judging == Judging(repeat_penalty=None):
             exclude["judging"] = True  # likewise; verdicts sampled with the member's penalty
-        elif not self.judging.check_thresholds:
-            exclude["judging"] = {"check_thresholds": True}
+        else:  # likewise for runs from before these judging settings
+            exclude["judging"] = {
+                name: True
+                for name, default in (("check_thresholds", {}), ("score_scale", "0-10"))
+                if getattr(self.judging, name) == default
+            }
         if unused := _unused_optional_stages(self):  # so do runs from before the verifiers
             exclude["verifiers"] = True
             exclude["budgets"] = {stage.value: True for stage in unused}

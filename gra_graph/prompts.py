@@ -72,6 +72,19 @@ class PromptTemplate:
         return _PLACEHOLDER.sub(substitute, self.text)
 
 
+def _scale_mismatch(config: GraphConfig, text: str) -> str | None:
+    """Why the score prompt ``text`` asks for another scale than the graph reads, if it does:
+    the grammar would force verdicts on a prompt asking for 0-10, or the reverse."""
+    asks_verdicts = '"pass"' in text and '"fail"' in text
+    if config.judging.score_scale == "pass_fail" and not asks_verdicts:
+        return (
+            'it must ask for "pass" or "fail" per dimension (prompts/score_response_verdicts.txt)'
+        )
+    if config.judging.score_scale == "0-10" and asks_verdicts:
+        return "it asks for pass or fail; set judging.score_scale: pass_fail"
+    return None
+
+
 def load_prompts(config: GraphConfig) -> dict[Stage, PromptTemplate]:
     """Read and check every stage's prompt file.
 
@@ -104,6 +117,11 @@ def load_prompts(config: GraphConfig) -> dict[Stage, PromptTemplate]:
                     f"prompts.{stage.value}: {path.name} does not describe the score "
                     f"dimension(s) {missing}; every one of score_dimensions needs a line saying "
                     "what it means and the JSON key to reply with"
+                )
+            if stage == Stage.SCORE_RESPONSE and (why := _scale_mismatch(config, text)):
+                raise PromptError(
+                    f"prompts.{stage.value}: {path.name} does not ask for the scale of "
+                    f"judging.score_scale {config.judging.score_scale}: {why}"
                 )
             problems = order_problems(text, config.score_dimensions)
             if config.judging.score_order != "fixed" and problems:

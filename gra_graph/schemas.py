@@ -26,6 +26,7 @@ DomainName = Domain
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Keywords = Annotated[list[Keyword], Field(min_length=3, max_length=3)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=240)]
 Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=240)]
 
 
@@ -108,6 +109,28 @@ def score_output(dimensions: tuple[str, ...] = SCORE_DIMENSIONS) -> type[_Rubric
     )
 
 
+class _VerdictRubric(_Rubric):
+    """A pass or a fail per dimension (``judging.score_scale: pass_fail``), worth 10 or 0 on the
+    rubric's scale, so mean and spread, tau and delta read them as they read 0-10 scores."""
+
+    def scores(self) -> dict[str, int]:
+        return {d: 10 if getattr(self, d) == "pass" else 0 for d in self.DIMENSIONS}
+
+
+@lru_cache(maxsize=1024)
+def verdict_output(dimensions: tuple[str, ...] = SCORE_DIMENSIONS) -> type[_Rubric]:
+    """Stage 3b on the pass/fail scale: what the answer gives and whether the task asked for it
+    (``reason``, required, with room for two short sentences), then a verdict per dimension."""
+    model = create_model(  # type: ignore[call-overload]
+        "VerdictOutput",
+        __base__=_VerdictRubric,
+        reason=(Reason, ...),
+        **{d: (PassFail, ...) for d in dimensions},
+    )
+    model.DIMENSIONS = tuple(dimensions)
+    return model
+
+
 @lru_cache(maxsize=1024)
 def adjudication_output(dimensions: tuple[str, ...] = SCORE_DIMENSIONS) -> type[_Rubric]:
     """Stage 5: the Adjudicator's re-score, plus its rationale."""
@@ -123,7 +146,8 @@ def text_first(model: type[_Rubric], text_order: tuple[str, ...]) -> type[_Rubri
     fields = model.model_fields
     rest = [f for f in fields if f not in dims and f not in text_order]
     ordered = {f: (fields[f].annotation, fields[f]) for f in [*text_order, *rest, *dims]}
-    first = create_model(model.__name__, __base__=_Rubric, **ordered)  # type: ignore[call-overload]
+    base = _VerdictRubric if issubclass(model, _VerdictRubric) else _Rubric
+    first = create_model(model.__name__, __base__=base, **ordered)  # type: ignore[call-overload]
     first.DIMENSIONS = dims
     return first
 

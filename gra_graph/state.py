@@ -142,6 +142,9 @@ class Review(_Model):
     scores: dict[str, Score] = Field(default_factory=dict)
     strengths: str = ""
     weaknesses: str = ""
+    reason: str = ""
+    """What the reviewer said of the answer before its verdicts (``judging.score_scale:
+    pass_fail``); empty on the 0-10 scale, which has strengths and weaknesses."""
     error: str | None = None
     scoring: ScoringMode = "sampled"
     sampled_scores: dict[str, int] = Field(default_factory=dict)

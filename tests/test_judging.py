@@ -18,12 +18,14 @@ from gra_graph.config import GraphConfig, GraphConfigError, Judging, Thresholds
 from gra_graph.context import GraContext
 from gra_graph.decision import check_failures, instruction_check_outcome
 from gra_graph.graph import build_graph
+from gra_graph.nodes.common import feedback_lines
+from gra_graph.nodes.judging import expected_score
 from gra_graph.prompts import PromptError, load_prompts
 from gra_graph.records import build_record
-from gra_graph.score_order import dimension_orders, order_problems, reorder_prompt
+from gra_graph.score_order import dimension_orders, order_problems, reorder_prompt, text_keys_first
 from gra_graph.stages import Stage
-from gra_graph.state import SCORE_DIMENSIONS, InstructionCheck
-from tests.support.fakes import committee_config, fake_members, scores
+from gra_graph.state import SCORE_DIMENSIONS, InstructionCheck, Review
+from tests.support.fakes import committee_config, fake_members, scores, verdicts
 from tests.support.helpers import ROOT
 
 INITIAL = {
@@ -420,3 +422,142 @@ async def test_a_reason_first_check_prompt_asks_for_the_reason_before_the_verdic
         )
     if first == "reason":
         assert "reason" in schema["required"]
+
+
+# ---- the pass/fail scale (judging.score_scale) -------------------------------------------------
+
+
+def verdict_config(**judging: Any) -> GraphConfig:
+    prompts = {s.value: f"../prompts/{s.value}.txt" for s in Stage}
+    prompts["score_response"] = "../prompts/score_response_verdicts.txt"
+    return committee_config(prompts=prompts, judging={"score_scale": "pass_fail", **judging})
+
+
+def pass_with(p: float) -> dict[str, dict[str, float]]:
+    return {d: {'"pass"': p, '"fail"': round(1 - p, 6)} for d in SCORE_DIMENSIONS}
+
+
+async def test_verdict_reviews_say_what_is_wrong_first_and_score_ten_times_p_pass():
+    config = verdict_config(scoring="expected", score_order="shuffled")
+    members = fake_members(
+        config, probing=True, distributions=reviewers_scripted({"VerdictOutput": pass_with(0.85)})
+    )
+    record = await run(config, members)
+    assert record.reviews and record.status == "accepted"  # mu 8.5 >= tau 8
+    for review in record.reviews:
+        model = members[review.reviewer].chat_model
+        (schema,) = [s for s in model.schemas if s["title"] == "VerdictOutput"]
+        keys = list(schema["properties"])
+        assert keys[0] == "reason" and "reason" in schema["required"]  # before any verdict
+        assert keys[1:] == review.dimension_order  # the shuffled order still holds after it
+        assert schema["properties"]["correctness"]["enum"] == ["pass", "fail"]
+        assert review.scoring == "expected"
+        assert review.scores == dict.fromkeys(SCORE_DIMENSIONS, 8.5)
+        assert review.sampled_scores == dict.fromkeys(SCORE_DIMENSIONS, 10)
+        assert review.distributions["clarity"] == {'"pass"': 0.85, '"fail"': 0.15}
+        assert review.reason == "the answer does what the task asks"
+        assert not review.strengths and not review.weaknesses
+    assert record.verdicts[-1].mu == 8.5
+
+
+async def test_a_doubtful_pass_is_a_low_score_and_a_written_fail_is_zero():
+    doubtful = verdict_config(scoring="expected")
+    members = fake_members(
+        doubtful, probing=True, distributions=reviewers_scripted({"VerdictOutput": pass_with(0.6)})
+    )
+    record = await run(doubtful, members)  # every verdict written "pass", but P(pass) is 0.6
+    assert record.status == "rejected" and record.verdicts[-1].mu == 6.0
+    sampled = verdict_config()
+    failing = {"VerdictOutput": verdicts("fail", "the result is wrong")}
+    record = await run(sampled, fake_members(sampled, {r: failing for r in ("r1", "r2", "r3")}))
+    assert record.status == "rejected"
+    assert all(r.scores == dict.fromkeys(SCORE_DIMENSIONS, 0) for r in record.reviews)
+    assert {r.reason for r in record.reviews} == {"the result is wrong"}
+
+
+async def test_the_adjudicator_keeps_the_0_10_scale_and_reads_the_reasons():
+    config = verdict_config()
+    two_fails = json.dumps(
+        {
+            "reason": "the loop never ends",
+            **dict.fromkeys(SCORE_DIMENSIONS, "pass"),
+            "correctness": "fail",
+            "completeness": "fail",
+        }
+    )
+    # composites 10, 10 and 6.7: mu 8.9 >= tau 8 with sigma 1.9 > delta 1.5, a conflict
+    members = fake_members(config, {"r3": {"VerdictOutput": two_fails}})
+    record = await run(config, members)
+    assert record.adjudication is not None and record.status == "accepted"
+    assert record.adjudication.scores == dict.fromkeys(SCORE_DIMENSIONS, 9)
+    asked = members[record.adjudication.adjudicator].chat_model.prompts
+    (prompt,) = [text for title, text in asked if title == "AdjudicationOutput"]
+    assert "- r3 (mean 6.7): the loop never ends" in prompt
+    assert "VerdictOutput" not in {title for title, _ in asked}
+
+
+def test_feedback_gives_a_verdict_review_s_reason_and_a_scored_one_s_critique():
+    reviews = [
+        Review(
+            reviewer="r3",
+            model_file="m",
+            scores=dict.fromkeys(SCORE_DIMENSIONS, 0),
+            reason="the loop never ends",
+        ),
+        Review(
+            reviewer="r1",
+            model_file="m",
+            scores=dict.fromkeys(SCORE_DIMENSIONS, 9),
+            strengths="clear",
+            weaknesses="long",
+        ),
+    ]
+    assert feedback_lines(reviews).splitlines() == [
+        "- r3 (mean 0.0): the loop never ends",
+        "- r1 (mean 9.0): strengths: clear; weaknesses: long",
+    ]
+
+
+def test_expected_score_reads_verdicts_and_scores():
+    assert expected_score({'"pass"': 0.75, '"fail"': 0.25}) == 7.5
+    assert expected_score({"8": 0.5, "10": 0.5}) == 9.0
+
+
+def test_the_pass_fail_scale_changes_the_fingerprint_and_a_bad_one_names_its_field(
+    tmp_path: Path,
+):
+    paper = committee_config()
+    assert paper.fingerprint() == committee_config(judging={"score_scale": "0-10"}).fingerprint()
+    assert (
+        paper.fingerprint() != committee_config(judging={"score_scale": "pass_fail"}).fingerprint()
+    )
+    graph = tmp_path / "g.yaml"
+    members = [{"name": f"m{i}", "model": "m"} for i in range(5)]
+    graph.write_text(json.dumps({"members": members, "judging": {"score_scale": "1-5"}}))
+    with pytest.raises(GraphConfigError, match=r"judging\.score_scale"):
+        GraphConfig.from_file(graph)
+
+
+def test_the_shipped_verdict_graph_loads_its_prompts():
+    config = GraphConfig.from_file(ROOT / "graphs" / "gra_qwen_verdicts.yaml")
+    assert config.judging.score_scale == "pass_fail" and config.judging.scoring == "expected"
+    prompts = load_prompts(config)
+    assert text_keys_first(prompts[Stage.SCORE_RESPONSE].text, SCORE_DIMENSIONS, ("reason",)) == (
+        "reason",
+    )
+
+
+@pytest.mark.parametrize(
+    ("scale", "prompt", "says"),
+    [
+        ("pass_fail", "score_response.txt", 'must ask for "pass" or "fail"'),
+        ("0-10", "score_response_verdicts.txt", "set judging.score_scale: pass_fail"),
+    ],
+)
+def test_a_score_prompt_for_another_scale_is_refused_at_load(scale: str, prompt: str, says: str):
+    prompts = {s.value: f"../prompts/{s.value}.txt" for s in Stage}
+    prompts["score_response"] = f"../prompts/{prompt}"
+    config = committee_config(prompts=prompts, judging={"score_scale": scale})
+    with pytest.raises(PromptError, match=r"judging\.score_scale") as caught:
+        load_prompts(config)
+    assert says in str(caught.value)

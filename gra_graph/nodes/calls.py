@@ -233,10 +233,20 @@ async def ask_structured(
     return await _attempts(ctx, member, stage, values, call_key, schema)  # type: ignore[return-value]
 
 
+def _stage_schema(
+    ctx: GraContext, stage: Stage, dimensions: tuple[str, ...]
+) -> type[BaseModel] | None:
+    """The output model ``stage`` declares, but a verdict per dimension for the reviewers'
+    scores on the pass/fail scale (``judging.score_scale``)."""
+    if stage == Stage.SCORE_RESPONSE and ctx.config.judging.score_scale == "pass_fail":
+        return schemas.verdict_output(dimensions)
+    return STAGES[stage].schema(dimensions)
+
+
 def _critique_first(ctx: GraContext, stage: Stage) -> tuple[str, ...] | None:
     """The free-text keys ``stage``'s prompt asks for before the scores, in its order, if any."""
     dims = tuple(ctx.config.score_dimensions)
-    schema = STAGES[stage].schema(dims)
+    schema = _stage_schema(ctx, stage, dims)
     text_keys = tuple(f for f in schema.model_fields if f not in dims) if schema else ()
     return text_keys_first(ctx.prompts[stage].text, dims, text_keys)
 
@@ -261,8 +271,8 @@ async def ask_stage(
     (:mod:`gra_graph.stages`), built for the graph's score dimensions, or for ``order`` (some
     or all of them, in the order to ask; scored stages only), reading ``probes`` where the
     member can."""
-    dimensions = order if order is not None else ctx.config.score_dimensions
-    schema = STAGES[stage].schema(dimensions)
+    dimensions = order if order is not None else tuple(ctx.config.score_dimensions)
+    schema = _stage_schema(ctx, stage, dimensions)
     if schema is not None and STAGES[stage].scored and (first := _critique_first(ctx, stage)):
         schema = text_first(schema, first)  # type: ignore[arg-type]
     elif stage == Stage.CHECK_INSTRUCTION and _reason_first(ctx):

@@ -32,6 +32,8 @@ def feedback_lines(reviews: list[Review]) -> str:
     for r in reviews:
         if r.abstained:
             lines.append(f"- {r.reviewer}: abstained")
+        elif r.reason:  # a review on the pass/fail scale gives its reason instead
+            lines.append(f"- {r.reviewer} (mean {r.composite:.1f}): {r.reason}")
         else:
             lines.append(
                 f"- {r.reviewer} (mean {r.composite:.1f}): strengths: {r.strengths or '-'}"

@@ -62,9 +62,20 @@ class ScoreReading:
         }
 
 
-def score_probes(order: tuple[str, ...]) -> tuple[ValueProbe, ...]:
-    """Probes for the 0-10 value of each dimension asked."""
-    return (ValueProbe(order, SCORE_VALUES),)
+def score_probes(order: tuple[str, ...], verdicts: bool = False) -> tuple[ValueProbe, ...]:
+    """Probes for the 0-10 value of each dimension asked, or its pass/fail verdict."""
+    return (ValueProbe(order, PASS_FAIL_VALUES if verdicts else SCORE_VALUES),)
+
+
+def expected_score(distribution: Mapping[str, float]) -> float:
+    """The expected score of one dimension: over 0..10, or 10 x P(pass) for a verdict.
+
+    >>> expected_score({'"pass"': 0.75, '"fail"': 0.25})
+    7.5
+    """
+    if '"pass"' in distribution or '"fail"' in distribution:
+        return 10.0 * distribution.get('"pass"', 0.0)
+    return expected_value(dict(distribution))
 
 
 def check_probes(ctx: GraContext) -> tuple[ValueProbe, ...]:
@@ -105,6 +116,7 @@ async def ask_scores(
     dims = tuple(ctx.config.score_dimensions)
     orders = dimension_orders(judging.score_order, dims, ctx.run_seed, member, *call_key)
     expected = judging.scoring == "expected"
+    verdicts = stage == Stage.SCORE_RESPONSE and judging.score_scale == "pass_fail"
     outcomes = await asyncio.gather(
         *(
             ask_stage(
@@ -114,7 +126,7 @@ async def ask_scores(
                 values,
                 call_key if len(orders) == 1 else (*call_key, order[0]),
                 order=None if order == dims else order,
-                probes=score_probes(order) if expected else (),
+                probes=score_probes(order, verdicts) if expected else (),
             )
             for order in orders
         )
@@ -146,7 +158,7 @@ async def ask_scores(
     reading.sampled_scores = dict(written)
     reading.distributions = {d: found[d] for d in dims if d in found}
     reading.scores = {
-        d: round(expected_value(found[d]), 4) if d in found else written[d] for d in dims
+        d: round(expected_score(found[d]), 4) if d in found else written[d] for d in dims
     }
     if missing:
         reading.note = f"{NO_READINGS} for {', '.join(missing)}: sampled scores used for them"

@@ -66,7 +66,8 @@ async def gather_checks(state: GraState, runtime: Runtime[GraContext]) -> dict[s
 
 
 async def score_response(task: ReviewerTask, runtime: Runtime[GraContext]) -> dict[str, Any]:
-    """Step 3b for one reviewer: a score 0-10 per dimension, strengths, weaknesses."""
+    """Step 3b for one reviewer: a score 0-10 per dimension, strengths, weaknesses (or, on the
+    pass/fail scale, its reason and a verdict per dimension)."""
     reviewer = task["reviewer"]
     reading = await ask_scores(
         runtime.context,
@@ -74,7 +75,7 @@ async def score_response(task: ReviewerTask, runtime: Runtime[GraContext]) -> di
         Stage.SCORE_RESPONSE,
         _task_values(task),
         (task["seed_index"], task["sample_index"], reviewer, task["round"]),
-        ("strengths", "weaknesses"),
+        ("strengths", "weaknesses", "reason"),
     )
     calls = [c.model_dump() for c in reading.calls]
     review = Review(reviewer=reviewer, model_file=reading.calls[0].model_file, round=task["round"])

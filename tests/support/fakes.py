@@ -32,6 +32,11 @@ def adjudication(value: int) -> str:
     )
 
 
+def verdicts(value: str, reason: str = "the answer does what the task asks") -> str:
+    """A review on the pass/fail scale (``judging.score_scale: pass_fail``)."""
+    return json.dumps({"reason": reason, **dict.fromkeys(SCORE_DIMENSIONS, value)})
+
+
 CHECK_PASS = json.dumps(
     {"rationality": "pass", "completeness": "pass", "clarity": "pass", "reason": "fine"}
 )
@@ -43,6 +48,7 @@ DEFAULTS: dict[str, Reply] = {
     "KeywordTriple": json.dumps({"keywords": ["recursion", "memoization", "fibonacci"]}),
     "InstructionCheckOutput": CHECK_PASS,
     "ScoreOutput": scores(9),
+    "VerdictOutput": verdicts("pass"),
     "AdjudicationOutput": adjudication(9),
     "Metadata": json.dumps({"keywords": ["a", "b", "c"], "summary": "a relates to b and c"}),
     "Annotation": json.dumps({"domain": "qa", "keywords": ["x", "y", "z"], "summary": "x and y"}),
