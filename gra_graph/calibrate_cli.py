@@ -137,7 +137,8 @@ async def _calibrate(args: argparse.Namespace, console: Console) -> int:
     console.print(
         f"at the graph's thresholds {current}: sound pass {_cell(result.unchanged_sound_pass_rate)}"
         f", defect fail {_cell(result.unchanged_defective_fail_rate)}; AUROC of the check "
-        f"(smallest margin, sound against defective) {_cell(result.unchanged_auroc)}",
+        f"(smallest margin, sound against defective) {_cell(result.unchanged_auroc)}"
+        + (f", 95% CI {ci[0]:.2f}-{ci[1]:.2f}" if (ci := result.unchanged_auroc_ci) else ""),
         highlight=False,
     )
     out.print(result.yaml_snippet(), highlight=False, markup=False)

@@ -297,8 +297,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Judge labelled pairs (PAIRS: JSONL with instruction, response, domain, "
         "label sound|defective, defect) with the graph's review stages on its members: each "
         "member alone, the committee as the graph sets it, and the committee with its "
-        "adjudicator. Reports AUROC of the score, accuracy of the accept/reject decision, "
-        "abstentions, calls and seconds, per defect kind and per domain. Every judge call is "
+        "adjudicator. Reports AUROC of the score with its 95% bootstrap interval, each "
+        "committee's AUROC against its best member's on the same pairs, accuracy of the "
+        "accept/reject decision, abstentions, calls and seconds, per defect kind and per "
+        "domain. Every judge call is "
         "cached in SQLite: run the same command again after a kill and only the missing calls "
         "are made.",
     )

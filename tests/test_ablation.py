@@ -128,6 +128,8 @@ async def test_each_graph_runs_and_is_benched_on_the_same_inputs(inputs: dict[st
     assert noadj.bench_setting == "committee" and noadj.auroc == pytest.approx(0.75)
     assert base.accuracy == pytest.approx(0.75)  # P4 (defective, 9) is accepted
     assert none.auroc is None and none.bench_setting is None
+    assert base.auroc_low <= base.auroc <= base.auroc_high  # the bench's bootstrap interval
+    assert none.auroc_low is None and none.auroc_high is None
     assert none.accuracy == 0.5 and "no reviewers" in none.note  # keeps all: right on sound only
     # a graph without reviewers makes no review calls, so it costs less per accepted sample
     assert none.calls_per_accepted < base.calls_per_accepted
@@ -199,9 +201,10 @@ def _row(name: str, rate: float | None, auroc: float | None) -> AblationRow:
 
 def test_table_csv_and_chart(tmp_path: Path):
     rows = [_row("paper", 0.5, 0.61), _row("<single>", 0.25, None)]
+    rows[0].auroc_low, rows[0].auroc_high = 0.4, 0.8
     text = markdown(rows, "t")
     assert text.count("\n| ") == 3  # header + 2 rows
-    assert "| paper | 4 | 2 | 0.5 | 2 | 0.61 |" in text and "a \\| b" in text
+    assert "| paper | 4 | 2 | 0.5 | 2 | 0.61 | 0.40-0.80 |" in text and "a \\| b" in text
     write_csv(rows, tmp_path / "a.csv")
     read = list(csv.DictReader((tmp_path / "a.csv").open()))
     assert read[1]["name"] == "<single>" and read[1]["auroc"] == ""

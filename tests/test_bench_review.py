@@ -133,6 +133,20 @@ async def test_every_setting_decides_and_scores_as_worked_out_by_hand(tmp_path: 
     assert set(full["by_domain"]) == {"math", "qa"} and full["by_domain"]["qa"]["pairs"] == 2
     assert report.new_calls == 3 * 2 * 5 + 2 and report.cached_calls == 0
 
+    # each AUROC has its bootstrap interval; committees are set against the best single (r1,
+    # the first of the two at 4/6), pair by pair
+    for setting in s.values():
+        low, high = setting["auroc_ci"]
+        assert low <= setting["auroc"] <= high
+    versus = {c["setting"]: c for c in report.committee_vs_best_single}
+    assert set(versus) == {"committee", "committee+adjudicator"}
+    assert versus["committee+adjudicator"]["best_single"] == "single:r1"
+    assert versus["committee+adjudicator"]["difference"] == pytest.approx(1 / 6, abs=1e-4)
+    assert versus["committee"]["difference"] == 0.0
+    assert versus["committee"]["pairs"] == 5
+    low, high = versus["committee+adjudicator"]["ci"]
+    assert low <= 1 / 6 <= high
+
 
 async def test_the_graph_prompts_and_the_committee_draw_of_a_run_are_used(tmp_path: Path):
     config = GraphConfig.from_file(ROOT / "graphs" / "gra.yaml")  # six members, random roles
@@ -211,8 +225,13 @@ async def test_report_json_markdown_and_tables_hold_the_required_keys(tmp_path: 
     assert data["calls"] == {"total": 32, "new": 32, "cached": 0}
     assert len(data["per_pair"]) == 5
     assert data["per_pair"][1]["results"]["committee+adjudicator"]["adjudicated"] is True
+    assert [c["setting"] for c in data["committee_vs_best_single"]] == [
+        "committee",
+        "committee+adjudicator",
+    ]
     text = markdown(report)
-    assert "| committee+adjudicator | committee+adjudicator | 0.833 |" in text
+    assert "| committee+adjudicator | committee+adjudicator | 0.833 | " in text
+    assert "- committee+adjudicator minus the best single reviewer (single:r1): +0.167" in text
     assert "off_topic (1)" in text
     assert len(tables(report)) == 8  # main, 4 breakdowns, scoring, check rules, position bias
 
@@ -224,6 +243,26 @@ def test_auroc_matches_counting_every_pair():
         neg = [rng.randint(0, 6) for _ in range(rng.randint(1, 12))]
         wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
         assert metrics.auroc(pos, neg) == pytest.approx(wins / (len(pos) * len(neg)))
+
+
+def test_bootstrap_intervals_are_reproducible_hold_the_estimate_and_shrink_with_pairs():
+    rng = random.Random(5)
+    small = ([rng.gauss(1, 1) for _ in range(14)], [rng.gauss(0, 1) for _ in range(14)])
+    large = ([rng.gauss(1, 1) for _ in range(140)], [rng.gauss(0, 1) for _ in range(140)])
+    first = metrics.auroc_interval(*small)
+    assert first == metrics.auroc_interval(*small)  # a fixed seed: the same report twice
+    assert first[0] <= metrics.auroc(*small) <= first[1]
+    wide, narrow = first[1] - first[0], metrics.auroc_interval(*large)
+    assert narrow[1] - narrow[0] < wide / 2
+    assert metrics.auroc_interval([], [1.0]) is None
+
+
+def test_a_setting_against_itself_differs_by_nothing_and_unscored_pairs_drop_out():
+    scores = [9.0, 7.0, None, 8.0, 3.0]
+    sound = [True, True, True, False, False]
+    same = metrics.auroc_difference(scores, scores, sound)
+    assert (same.difference, same.low, same.high, same.pairs) == (0.0, 0.0, 0.0, 4)
+    assert metrics.auroc_difference([1.0, None], [2.0, 3.0], [True, False]) is None
 
 
 @pytest.mark.parametrize("module", [metrics, pairs, settings, bench_module])
@@ -354,3 +393,33 @@ def test_cli_refuses_a_skip_that_leaves_nothing(capsys, skip: str, message: str)
     )
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+async def test_two_bench_reports_compare_pair_by_pair_and_pool_their_slices(tmp_path: Path, capsys):
+    from evals import compare_benches
+
+    config = committee_config()
+    report = await run_bench(
+        config, bench_pairs(), tmp_path / "c.sqlite", members=scripted_members(config)
+    )
+    write_json(report, tmp_path / "a.json")
+    data = json.loads((tmp_path / "a.json").read_text())
+    # the same report as two slices pools back into the whole
+    for name, rows in (("a1", data["per_pair"][:2]), ("a2", data["per_pair"][2:])):
+        (tmp_path / f"{name}.json").write_text(json.dumps({**data, "per_pair": rows}))
+    out = compare_benches.compare(
+        [tmp_path / "a1.json", tmp_path / "a2.json"], [tmp_path / "a.json"], "committee"
+    )
+    assert out["pairs"] == 5 and out["a"]["auroc"] == out["b"]["auroc"] == pytest.approx(4 / 6)
+    assert out["difference"] == [0.0, 0.0, 0.0]
+    compare_benches.main(
+        ["--a", str(tmp_path / "a.json"), "--b", str(tmp_path / "a.json"), "--setting", "single:r1"]
+    )
+    assert "A - B: +0.000" in capsys.readouterr().out
+    # a setting against another of the same report: committee+adjudicator 5/6, r1 4/6
+    out = compare_benches.compare(
+        [tmp_path / "a.json"], [tmp_path / "a.json"], "committee+adjudicator", "single:r1"
+    )
+    assert out["difference"][0] == pytest.approx(1 / 6, abs=1e-4)
+    with pytest.raises(SystemExit, match="no setting 'nope'"):
+        compare_benches.compare([tmp_path / "a.json"], [tmp_path / "a.json"], "nope")

@@ -83,6 +83,7 @@ async def test_thresholds_pass_the_target_share_of_sound_instructions(tmp_path: 
     assert result.unchanged_sound_pass_rate == 0.8  # at 0.5, S4 fails clarity too
     # smallest margins at 0.5: S4 -1/6, the incoherent I1 -1/2 (clarity 0): ranked below all
     assert result.unchanged_auroc == 1.0
+    assert result.unchanged_auroc_ci == (1.0, 1.0)  # every draw ranks them the same
     assert result.new_calls == 18 and result.cached_calls == 0
     assert "check_thresholds: {rationality: 0.99, completeness: 0.99, clarity: 0.66}" in (
         result.yaml_snippet()

@@ -51,6 +51,9 @@ class AblationRow:
     tokens_per_accepted: float | None
     model_seconds_per_accepted: float | None
     note: str = ""
+    auroc_low: float | None = None
+    auroc_high: float | None = None
+    """the 95% bootstrap interval of ``auroc`` (the bench's ``auroc_ci``)"""
 
 
 @dataclass
@@ -241,6 +244,8 @@ def _row(
         tokens_per_accepted=per.total.tokens if per else None,
         model_seconds_per_accepted=per.total.seconds if per else None,
         note=note,
+        auroc_low=interval[0] if (interval := setting and setting.get("auroc_ci")) else None,
+        auroc_high=interval[1] if interval else None,
     )
 
 

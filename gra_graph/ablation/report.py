@@ -23,6 +23,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("acceptance_rate", "acceptance"),
     ("kept_after_dedup", "kept"),
     ("auroc", "bench AUROC"),
+    ("auroc_ci", "AUROC 95% CI"),
     ("auroc_check_zero", "AUROC, failed check = 0"),
     ("accuracy", "bench accuracy"),
     ("calls_per_accepted", "calls / accepted"),
@@ -47,6 +48,8 @@ def markdown(rows: Sequence[AblationRow], title: str) -> str:
     lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         values = asdict(row)
+        low, high = values["auroc_low"], values["auroc_high"]
+        values["auroc_ci"] = None if low is None else f"{low:.2f}-{high:.2f}"
         cells = [_cell(values[f]).replace("|", "\\|") for f, _ in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

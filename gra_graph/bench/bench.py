@@ -29,7 +29,7 @@ from gra_graph.bench.settings import (
     decide,
     needs_adjudication,
 )
-from gra_graph.bench.summary import SettingResult, summarize
+from gra_graph.bench.summary import SettingResult, compare_to_best_single, summarize
 from gra_graph.config import GraphConfig, GraphConfigError, Role
 from gra_graph.context import GraContext
 from gra_graph.llm.faults import with_faults
@@ -70,6 +70,7 @@ class BenchReport:
     cached_calls: int = 0
     wall_seconds: float = 0.0
     members: list[str] = field(default_factory=list)
+    committee_vs_best_single: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         t = self.config.thresholds
@@ -93,6 +94,7 @@ class BenchReport:
             "wall_seconds": round(self.wall_seconds, 2),
             "cache": self.cache,
             "settings": self.settings,
+            "committee_vs_best_single": self.committee_vs_best_single,
             "skipped": self.skipped,
             "per_pair": self.per_pair,
         }
@@ -219,6 +221,7 @@ async def run_bench(
             settings=[summarize(r, pairs, config) for r in results],
             skipped=skipped,
             per_pair=_per_pair(pairs, draws, results),
+            committee_vs_best_single=compare_to_best_single(results, pairs),
             cache=str(cache_path),
             new_calls=judge.new_calls,
             cached_calls=judge.cached_calls,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from gra_graph.bench.bench import BenchObserver, open_judge
-from gra_graph.bench.metrics import auroc
+from gra_graph.bench.metrics import auroc, auroc_interval
 from gra_graph.bench.pairs import BenchPair
 from gra_graph.config import GraphConfig, GraphConfigError, Judging, Role
 from gra_graph.decision import pass_probability
@@ -66,6 +66,9 @@ class CheckCalibration:
     """How well the check ranks sound instructions above defective ones at the graph's current
     thresholds, with no cut-off chosen: the AUROC of each instruction's smallest margin over the
     criteria (mean P(pass) minus that criterion's threshold). ``None`` without both kinds."""
+    unchanged_auroc_ci: tuple[float, float] | None = None
+    """The 95% bootstrap interval of :attr:`unchanged_auroc`
+    (:func:`~gra_graph.bench.metrics.auroc_interval`)."""
     new_calls: int = 0
     cached_calls: int = 0
 
@@ -219,6 +222,7 @@ async def calibrate_checks(
             sum(not _passes(m, current) for m in defective), len(defective)
         ),
         unchanged_auroc=_margin_auroc(sound, defective, current),
+        unchanged_auroc_ci=_margin_auroc(sound, defective, current, interval=True),
         new_calls=new_calls,
         cached_calls=cached_calls,
     )
@@ -228,9 +232,15 @@ def _margin_auroc(
     sound: Sequence[Mapping[str, float | None]],
     defective: Sequence[Mapping[str, float | None]],
     thresholds: Mapping[str, float],
-) -> float | None:
+    *,
+    interval: bool = False,
+) -> Any:
+    """The smallest-margin AUROC, or with ``interval`` its bootstrap interval."""
     ok = [g for m in sound if (g := margin(m, thresholds)) is not None]
     bad = [g for m in defective if (g := margin(m, thresholds)) is not None]
+    if interval:
+        span = auroc_interval(ok, bad)
+        return None if span is None else (round(span[0], 4), round(span[1], 4))
     found = auroc(ok, bad)
     return round(found, 4) if found is not None else None
 

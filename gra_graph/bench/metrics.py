@@ -1,12 +1,25 @@
 """The figures of merit of a review setting: AUROC of its score, rates of its decisions.
 
-Written here rather than imported: the bench needs two small functions, not a machine learning
-library, and AUROC's handling of ties must be the one stated (a tie counts one half).
+Written here rather than imported: the bench needs a few small functions, not a machine
+learning library, and AUROC's handling of ties must be the one stated (a tie counts one half).
+
+A few dozen labelled pairs give a rough AUROC: on 14 sound and 14 defective pairs one
+setting's AUROC moves by about 0.1 from one draw of pairs to another. So the bench gives each
+AUROC a bootstrap interval (:func:`auroc_interval`), and the difference of two settings judged
+on the same pairs a paired one (:func:`auroc_difference`). Both resample the sound and the
+defective pairs separately (a stratified bootstrap, so every round has both to rank) with a
+fixed seed, so a report is reproducible, and read the interval off the percentiles.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+BOOTSTRAP_ROUNDS = 2000
+"""Resamples per interval: enough for the 2.5th and 97.5th percentiles to settle to about
+0.01 on the bench's sizes, in well under a second of pure Python."""
 
 
 def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
@@ -42,6 +55,89 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float | Non
         i = j
     u = rank_sum - n_pos * (n_pos + 1) / 2
     return u / (n_pos * n_neg)
+
+
+def _percentiles(values: list[float], level: float) -> tuple[float, float]:
+    values = sorted(values)
+    tail = (1 - level) / 2
+    low = values[round(tail * (len(values) - 1))]
+    high = values[round((1 - tail) * (len(values) - 1))]
+    return low, high
+
+
+def auroc_interval(
+    positives: Sequence[float],
+    negatives: Sequence[float],
+    *,
+    level: float = 0.95,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """A ``level`` bootstrap interval of :func:`auroc`: positives and negatives are each drawn
+    again with replacement, ``rounds`` times. ``None`` when either side is empty.
+
+    >>> auroc_interval([9, 8, 7], [1, 2, 3])  # no draw can rank a negative first
+    (1.0, 1.0)
+    >>> low, high = auroc_interval([9, 6, 4, 8], [5, 7, 2, 3])
+    >>> low < auroc([9, 6, 4, 8], [5, 7, 2, 3]) < high
+    True
+    """
+    if not positives or not negatives:
+        return None
+    rng = random.Random(seed)
+    draws = [
+        auroc(rng.choices(positives, k=len(positives)), rng.choices(negatives, k=len(negatives)))
+        for _ in range(rounds)
+    ]
+    return _percentiles([d for d in draws if d is not None], level)
+
+
+@dataclass(frozen=True)
+class AurocDifference:
+    """AUROC of one setting minus another's on the same pairs, and its bootstrap interval."""
+
+    difference: float
+    low: float
+    high: float
+    pairs: int
+
+
+def auroc_difference(
+    first: Sequence[float | None],
+    second: Sequence[float | None],
+    sound: Sequence[bool],
+    *,
+    level: float = 0.95,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    seed: int = 0,
+) -> AurocDifference | None:
+    """``first``'s AUROC minus ``second``'s, both scores of the same pairs (``sound`` their
+    labels), with a paired bootstrap interval: each round draws pairs again, sound and
+    defective separately, and ranks both settings' scores on the very pairs drawn. Pairs either
+    setting left unscored are left out. ``None`` when no sound or no defective pair is left.
+
+    >>> d = auroc_difference([9, 8, 2, 1], [2, 8, 9, 1], [True, True, False, False])
+    >>> d.difference, d.pairs
+    (0.5, 4)
+    """
+    both = [(a, b, ok) for a, b, ok in zip(first, second, sound, strict=True) if None not in (a, b)]
+    good = [(a, b) for a, b, ok in both if ok]
+    bad = [(a, b) for a, b, ok in both if not ok]
+    if not good or not bad:
+        return None
+
+    def difference(good: list[tuple[float, float]], bad: list[tuple[float, float]]) -> float:
+        one = auroc([a for a, _ in good], [a for a, _ in bad])
+        two = auroc([b for _, b in good], [b for _, b in bad])
+        return one - two  # type: ignore[operator]
+
+    rng = random.Random(seed)
+    draws = [
+        difference(rng.choices(good, k=len(good)), rng.choices(bad, k=len(bad)))
+        for _ in range(rounds)
+    ]
+    low, high = _percentiles(draws, level)
+    return AurocDifference(round(difference(good, bad), 4), low, high, len(both))
 
 
 def share(flags: Iterable[bool]) -> float | None:

@@ -57,9 +57,24 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _span(interval: list[float] | None) -> str:
+    return "-" if interval is None else f"{interval[0]:.2f}-{interval[1]:.2f}"
+
+
+def _versus(report: BenchReport) -> list[str]:
+    """One sentence per committee setting: its AUROC against its best member's."""
+    return [
+        f"{c['setting']} minus the best single reviewer ({c['best_single']}): "
+        f"{c['difference']:+.3f} AUROC, 95% paired bootstrap interval "
+        f"{c['ci'][0]:+.3f} to {c['ci'][1]:+.3f} over {c['pairs']} pairs."
+        for c in report.committee_vs_best_single
+    ]
+
+
 _MAIN_COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
     ("setting", "setting", lambda s: s["name"]),
     ("AUROC", "AUROC (mu)", lambda s: s["auroc"]),
+    ("95% CI", "AUROC 95% CI", lambda s: _span(s.get("auroc_ci"))),
     ("chk=0", "AUROC (failed check = 0)", lambda s: s["auroc_check_zero"]),
     ("acc", "accuracy", lambda s: s["accuracy"]),
     ("sound acc", "sound accepted", lambda s: s["accept_rate_sound"]),
@@ -151,7 +166,7 @@ def _title(report: BenchReport) -> str:
 
 def tables(report: BenchReport) -> list[Table]:
     """The terminal tables: one row per setting, then the breakdowns."""
-    main = Table(title=_title(report))
+    main = Table(title=_title(report), caption="\n".join(_versus(report)) or None)
     for short, _long, _get in _MAIN_COLUMNS:
         main.add_column(short, justify="left" if short == "setting" else "right")
     for s in report.settings:
@@ -191,6 +206,8 @@ def markdown(report: BenchReport) -> str:
     for s in report.settings:
         cells = [s["kind"], *[_fmt(get(s)) for _s, _l, get in _MAIN_COLUMNS]]
         lines.append("| " + " | ".join(cells) + " |")
+    if versus := _versus(report):
+        lines += ["", *[f"- {sentence}" for sentence in versus]]
     for part, figure, title in _GRIDS:
         header, rows = _grid(report, part, figure)
         lines += ["", f"## {title[0].upper()}{title[1:]}", "", "| " + " | ".join(header) + " |"]

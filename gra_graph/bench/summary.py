@@ -2,12 +2,15 @@
 
 Sound pairs are the positives. AUROC ranks the setting's score (mu, or the adjudicator's
 composite where one decided); a pair whose instruction check failed keeps its score in
-``auroc`` and counts as 0 in ``auroc_check_zero``. Pairs every reviewer declined to score have
-no score and are left out of both (``scored`` says how many took part). Accuracy compares the
-accept/reject decision at the graph's tau and delta with the label, an undecided pair counting
-as the rejection a run makes of it. ``abstention`` is the share of the setting's calls whose
-output stayed unusable after retries; ``calls`` and ``seconds`` add up those calls (seconds
-summed per call, so concurrent calls count in full).
+``auroc`` and counts as 0 in ``auroc_check_zero``. ``auroc_ci`` is the 95% bootstrap interval
+of ``auroc`` (:func:`~gra_graph.bench.metrics.auroc_interval`), and
+:func:`compare_to_best_single` sets each committee against its best member on the same pairs.
+Pairs every reviewer declined to score have no score and are left out of the AUROCs
+(``scored`` says how many took part). Accuracy compares the accept/reject decision at the
+graph's tau and delta with the label, an undecided pair counting as the rejection a run makes
+of it. ``abstention`` is the share of the setting's calls whose output stayed unusable after
+retries; ``calls`` and ``seconds`` add up those calls (seconds summed per call, so concurrent
+calls count in full).
 
 Three comparisons come from the same calls (docs/method.md, section 9f):
 
@@ -27,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gra_graph.bench.metrics import auroc, mean, share
+from gra_graph.bench.metrics import auroc, auroc_difference, auroc_interval, mean, share
 from gra_graph.bench.pairs import BenchPair
 from gra_graph.bench.settings import Outcome, ScoreView, SettingKind, check_passes
 from gra_graph.config import CheckRule, GraphConfig
@@ -71,12 +74,62 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+def _ranked(
+    pairs: Sequence[BenchPair], outcomes: dict[str, Outcome], score: Callable[[Outcome], Any]
+) -> tuple[list[float], list[float]]:
+    """The scores of the sound pairs and of the defective ones (unscored pairs left out)."""
+    pos = [s for p in pairs if p.pair.sound and (s := score(outcomes[p.id])) is not None]
+    neg = [s for p in pairs if not p.pair.sound and (s := score(outcomes[p.id])) is not None]
+    return pos, neg
+
+
 def _auroc(
     pairs: Sequence[BenchPair], outcomes: dict[str, Outcome], score: Callable[[Outcome], Any]
 ) -> float | None:
-    pos = [s for p in pairs if p.pair.sound and (s := score(outcomes[p.id])) is not None]
-    neg = [s for p in pairs if not p.pair.sound and (s := score(outcomes[p.id])) is not None]
-    return _r(auroc(pos, neg))
+    return _r(auroc(*_ranked(pairs, outcomes, score)))
+
+
+def _interval(pairs: Sequence[BenchPair], outcomes: dict[str, Outcome]) -> list[float] | None:
+    found = auroc_interval(*_ranked(pairs, outcomes, lambda o: o.score))
+    return None if found is None else [round(v, 4) for v in found]
+
+
+def compare_to_best_single(
+    results: Sequence[SettingResult], pairs: Sequence[BenchPair]
+) -> list[dict[str, Any]]:
+    """For each committee setting, its AUROC minus the best single reviewer's (the single with
+    the highest AUROC on these pairs) on the same pairs, with a paired bootstrap interval.
+
+    Picking the best single after the fact flatters it, so the difference leans against the
+    committee; an interval that holds 0 means these pairs cannot tell the two apart.
+    """
+    singles = [r for r in results if r.kind == "single"]
+    best = max(
+        singles, key=lambda r: _auroc(pairs, r.outcomes, lambda o: o.score) or -1.0, default=None
+    )
+    if best is None:
+        return []
+    sound = [p.pair.sound for p in pairs]
+    rows = []
+    for r in results:
+        if r.kind == "single":
+            continue
+        found = auroc_difference(
+            [r.outcomes[p.id].score for p in pairs],
+            [best.outcomes[p.id].score for p in pairs],
+            sound,
+        )
+        if found is not None:
+            rows.append(
+                {
+                    "setting": r.name,
+                    "best_single": best.name,
+                    "difference": found.difference,
+                    "ci": [round(found.low, 4), round(found.high, 4)],
+                    "pairs": found.pairs,
+                }
+            )
+    return rows
 
 
 def _both_aurocs(pairs: Sequence[BenchPair], outcomes: dict[str, Outcome]) -> dict[str, Any]:
@@ -170,6 +223,7 @@ def summarize(
         "pairs": len(pairs),
         "scored": sum(out[p.id].score is not None for p in pairs),
         **_both_aurocs(pairs, out),
+        "auroc_ci": _interval(pairs, out),
         "accuracy": _r(share(out[p.id].accepted == p.pair.sound for p in pairs)),
         "accept_rate_sound": _r(share(out[p.id].accepted for p in sound)),
         "reject_rate_defective": _r(share(not out[p.id].accepted for p in defective)),
