@@ -92,7 +92,8 @@ def load_prompts(config: GraphConfig) -> dict[Stage, PromptTemplate]:
         PromptError: a file is missing, unreadable, not a regular file or larger than
             ``MAX_PROMPT_FILE_BYTES``, uses a placeholder its stage lacks, or (scored stages)
             does not name one of the graph's score dimensions, or (``judging.score_order``
-            other than fixed) cannot be asked in another order (:mod:`gra_graph.score_order`).
+            other than fixed) cannot be asked in another order (:mod:`gra_graph.score_order`),
+            or (score_response) asks for another scale than ``judging.score_scale``.
     """
     templates: dict[Stage, PromptTemplate] = {}
     for stage in Stage:

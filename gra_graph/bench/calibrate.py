@@ -222,27 +222,39 @@ async def calibrate_checks(
             sum(not _passes(m, current) for m in defective), len(defective)
         ),
         unchanged_auroc=_margin_auroc(sound, defective, current),
-        unchanged_auroc_ci=_margin_auroc(sound, defective, current, interval=True),
+        unchanged_auroc_ci=_margin_auroc_interval(sound, defective, current),
         new_calls=new_calls,
         cached_calls=cached_calls,
     )
+
+
+def _margins(
+    sound: Sequence[Mapping[str, float | None]],
+    defective: Sequence[Mapping[str, float | None]],
+    thresholds: Mapping[str, float],
+) -> tuple[list[float], list[float]]:
+    """The smallest margins of the sound instructions and of the defective ones."""
+    ok = [g for m in sound if (g := margin(m, thresholds)) is not None]
+    bad = [g for m in defective if (g := margin(m, thresholds)) is not None]
+    return ok, bad
 
 
 def _margin_auroc(
     sound: Sequence[Mapping[str, float | None]],
     defective: Sequence[Mapping[str, float | None]],
     thresholds: Mapping[str, float],
-    *,
-    interval: bool = False,
-) -> Any:
-    """The smallest-margin AUROC, or with ``interval`` its bootstrap interval."""
-    ok = [g for m in sound if (g := margin(m, thresholds)) is not None]
-    bad = [g for m in defective if (g := margin(m, thresholds)) is not None]
-    if interval:
-        span = auroc_interval(ok, bad)
-        return None if span is None else (round(span[0], 4), round(span[1], 4))
-    found = auroc(ok, bad)
+) -> float | None:
+    found = auroc(*_margins(sound, defective, thresholds))
     return round(found, 4) if found is not None else None
+
+
+def _margin_auroc_interval(
+    sound: Sequence[Mapping[str, float | None]],
+    defective: Sequence[Mapping[str, float | None]],
+    thresholds: Mapping[str, float],
+) -> tuple[float, float] | None:
+    span = auroc_interval(*_margins(sound, defective, thresholds))
+    return None if span is None else (round(span[0], 4), round(span[1], 4))
 
 
 def _criterion(
