@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gra_graph.bench.metrics import auroc, auroc_difference, auroc_interval
+from gra_graph.bench.report import interval_text
 
 
 def scores_by_pair(reports: list[Path], setting: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -82,8 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{names} on {out['pairs']} pairs both sides judged")
     for name in ("a", "b"):
         side = out[name]
-        ci = side["ci"]
-        span = "-" if ci is None else f"{ci[0]:.2f}-{ci[1]:.2f}"
+        span = interval_text(side["ci"])
         value = "-" if side["auroc"] is None else f"{side['auroc']:.3f}"
         print(f"  {name.upper()}: AUROC {value} (95% CI {span})")
     if out["difference"] is not None:

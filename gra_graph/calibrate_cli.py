@@ -76,7 +76,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
 
 async def _calibrate(args: argparse.Namespace, console: Console) -> int:
     from gra_graph.bench.calibrate import calibrate_checks, limit_sound
-    from gra_graph.bench.report import BenchProgress
+    from gra_graph.bench.report import BenchProgress, interval_text
     from gra_graph.cli import (  # cli imports this module first
         _at_least_one,
         _pairs_window,
@@ -138,7 +138,7 @@ async def _calibrate(args: argparse.Namespace, console: Console) -> int:
         f"at the graph's thresholds {current}: sound pass {_cell(result.unchanged_sound_pass_rate)}"
         f", defect fail {_cell(result.unchanged_defective_fail_rate)}; AUROC of the check "
         f"(smallest margin, sound against defective) {_cell(result.unchanged_auroc)}"
-        + (f", 95% CI {ci[0]:.2f}-{ci[1]:.2f}" if (ci := result.unchanged_auroc_ci) else ""),
+        + (f", 95% CI {interval_text(ci)}" if (ci := result.unchanged_auroc_ci) else ""),
         highlight=False,
     )
     out.print(result.yaml_snippet(), highlight=False, markup=False)

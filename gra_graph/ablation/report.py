@@ -14,6 +14,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from gra_graph.ablation.compare import AblationRow
+from gra_graph.bench.report import interval_text
 from gra_graph.drawing import render_dot
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -49,7 +50,7 @@ def markdown(rows: Sequence[AblationRow], title: str) -> str:
     for row in rows:
         values = asdict(row)
         low, high = values["auroc_low"], values["auroc_high"]
-        values["auroc_ci"] = None if low is None else f"{low:.2f}-{high:.2f}"
+        values["auroc_ci"] = None if low is None else interval_text((low, high))
         cells = [_cell(values[f]).replace("|", "\\|") for f, _ in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

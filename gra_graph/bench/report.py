@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,8 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def _span(interval: list[float] | None) -> str:
+def interval_text(interval: Sequence[float] | None) -> str:
+    """A bootstrap interval as the reports print it (``0.37-0.81``), ``-`` when there is none."""
     return "-" if interval is None else f"{interval[0]:.2f}-{interval[1]:.2f}"
 
 
@@ -74,7 +75,7 @@ def _versus(report: BenchReport) -> list[str]:
 _MAIN_COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], Any]], ...] = (
     ("setting", "setting", lambda s: s["name"]),
     ("AUROC", "AUROC (mu)", lambda s: s["auroc"]),
-    ("95% CI", "AUROC 95% CI", lambda s: _span(s.get("auroc_ci"))),
+    ("95% CI", "AUROC 95% CI", lambda s: interval_text(s.get("auroc_ci"))),
     ("chk=0", "AUROC (failed check = 0)", lambda s: s["auroc_check_zero"]),
     ("acc", "accuracy", lambda s: s["accuracy"]),
     ("sound acc", "sound accepted", lambda s: s["accept_rate_sound"]),

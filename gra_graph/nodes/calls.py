@@ -233,12 +233,18 @@ async def ask_structured(
     return await _attempts(ctx, member, stage, values, call_key, schema)  # type: ignore[return-value]
 
 
+def asks_verdicts(ctx: GraContext, stage: Stage) -> bool:
+    """Whether ``stage`` is asked for a pass/fail verdict per dimension instead of a 0-10 score:
+    the reviewers' scores on the pass/fail scale (``judging.score_scale``; the adjudicator keeps
+    0-10)."""
+    return stage == Stage.SCORE_RESPONSE and ctx.config.judging.score_scale == "pass_fail"
+
+
 def _stage_schema(
     ctx: GraContext, stage: Stage, dimensions: tuple[str, ...]
 ) -> type[BaseModel] | None:
-    """The output model ``stage`` declares, but a verdict per dimension for the reviewers'
-    scores on the pass/fail scale (``judging.score_scale``)."""
-    if stage == Stage.SCORE_RESPONSE and ctx.config.judging.score_scale == "pass_fail":
+    """The output model ``stage`` declares, or a verdict per dimension (:func:`asks_verdicts`)."""
+    if asks_verdicts(ctx, stage):
         return schemas.verdict_output(dimensions)
     return STAGES[stage].schema(dimensions)
 

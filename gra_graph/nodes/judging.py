@@ -26,7 +26,7 @@ from gra_graph.llm.value_probe import (
     ValueProbe,
     expected_value,
 )
-from gra_graph.nodes.calls import CallOutcome, ask_stage
+from gra_graph.nodes.calls import CallOutcome, ask_stage, asks_verdicts
 from gra_graph.score_order import dimension_orders
 from gra_graph.stages import Stage
 from gra_graph.state import CHECK_CRITERIA, CallRecord, ScoringMode
@@ -116,7 +116,7 @@ async def ask_scores(
     dims = tuple(ctx.config.score_dimensions)
     orders = dimension_orders(judging.score_order, dims, ctx.run_seed, member, *call_key)
     expected = judging.scoring == "expected"
-    verdicts = stage == Stage.SCORE_RESPONSE and judging.score_scale == "pass_fail"
+    verdicts = asks_verdicts(ctx, stage)
     outcomes = await asyncio.gather(
         *(
             ask_stage(
