@@ -296,8 +296,10 @@ def _parser() -> argparse.ArgumentParser:
         help="measure how well the graph's reviewers tell sound samples from defective ones",
         description="Judge labelled pairs (PAIRS: JSONL with instruction, response, domain, "
         "label sound|defective, defect) with the graph's review stages on its members: each "
-        "member alone, the committee as the graph sets it, and the committee with its "
-        "adjudicator. Reports AUROC of the score with its 95% bootstrap interval, each "
+        "member alone, the committee as the graph sets it, the committee with its "
+        "adjudicator, and, for a graph with executable verifiers, the committee with its "
+        "verifier as the graph runs it (veto or vote). Reports AUROC of the score with its "
+        "95% bootstrap interval, each "
         "committee's AUROC against its best member's on the same pairs, accuracy of the "
         "accept/reject decision, abstentions, calls and seconds, per defect kind and per "
         "domain. Every judge call is "
@@ -355,6 +357,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=["any_fail", "majority", "mean_probability"],
         default=None,
         help="override the graph's judging.check_rule (every rule is reported either way)",
+    )
+    bench.add_argument(
+        "--verifiers",
+        choices=["veto", "vote", "off"],
+        default=None,
+        help="override the graph's verifiers: their mode, or off (no verifier setting); veto and "
+        "vote share the cached verifications",
     )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -900,7 +909,7 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
     """``gra bench-review``: the logic is :mod:`gra_graph.bench`; this reads the arguments."""
     import contextlib
 
-    from gra_graph.bench.bench import restrict_members, run_bench
+    from gra_graph.bench.bench import restrict_members, run_bench, with_verifiers
     from gra_graph.bench.cache import BenchCacheError
     from gra_graph.bench.pairs import PairsFileError
     from gra_graph.bench.report import BenchProgress, tables, write_json, write_markdown
@@ -927,6 +936,8 @@ async def _bench_review(args: argparse.Namespace, console: Console) -> int:
             update={"judging": Judging.model_validate({**config.judging.model_dump(), **judging})}
         )
         load_prompts(config)  # a prompt that cannot be asked in the new order fails here
+    if args.verifiers:
+        config = with_verifiers(config, args.verifiers)
     if args.members:
         config = restrict_members(config, [n.strip() for n in args.members.split(",") if n.strip()])
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 from gra_graph.bench.bench import BenchObserver, run_bench
 from gra_graph.bench.pairs import BenchPair, read_pairs
+from gra_graph.bench.settings import verifier_kind
 from gra_graph.config import GraphConfig, GraphConfigError
 from gra_graph.evaluation.evaluate import evaluate_run
 from gra_graph.llm.members import Members, check_member_models
@@ -42,8 +43,9 @@ class AblationRow:
     acceptance_rate: float | None
     kept_after_dedup: int | None
     bench_setting: str | None
-    """the bench setting that decides as the graph does (``committee`` or
-    ``committee+adjudicator``); ``None`` for a graph without reviewers"""
+    """the bench setting that decides as the graph does (``committee``,
+    ``committee+adjudicator``, or either with ``+verifiers``); ``None`` for a graph without
+    reviewers"""
     auroc: float | None
     auroc_check_zero: float | None
     accuracy: float | None
@@ -111,6 +113,8 @@ def bench_setting(config: GraphConfig) -> str | None:
     """The bench setting whose decisions are this graph's (``None`` with no reviewers)."""
     if config.committee_size == 0:
         return None
+    if config.verifiers.enabled:
+        return verifier_kind(config)
     return "committee+adjudicator" if config.model_adjudicates else "committee"
 
 

@@ -5,7 +5,10 @@ calls (a member's review of a pair is the same call whether it sits alone or on 
 Committees are drawn per pair exactly as a run draws a sample's roles
 (:func:`~gra_graph.roles.draw_roles` with the pair's index as seed index and sample 0), so the
 committee's members come from the same calls. Conflicts the committee cannot settle are sent
-to the drawn adjudicator in a second wave. Everything goes through
+to the drawn adjudicator in a second wave. A graph with executable verifiers has each pair of a
+verified domain verified in the first wave, by members drawn as a run draws them
+(:func:`~gra_graph.nodes.verify.verifier_members`), for one more setting: the committee the
+graph runs, with the verifier's verdict. Everything goes through
 :class:`~gra_graph.bench.judge.Judge`, so a re-run makes only the calls not yet cached.
 """
 
@@ -17,17 +20,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from gra_graph.bench.cache import JudgeCache
 from gra_graph.bench.judge import Judge, Judged
 from gra_graph.bench.pairs import BenchPair
 from gra_graph.bench.settings import (
     ScoreView,
+    SettingKind,
     as_sampled,
     as_sampled_adjudication,
     decide,
+    decide_verified,
     needs_adjudication,
+    verifier_kind,
+    vetoes,
+    with_vote,
 )
 from gra_graph.bench.summary import SettingResult, compare_to_best_single, summarize
 from gra_graph.config import GraphConfig, GraphConfigError, Role
@@ -40,8 +48,17 @@ from gra_graph.llm.members import (
     check_member_models,
     load_members,
 )
+from gra_graph.nodes.verify import verifier_calls, verifier_members
 from gra_graph.roles import draw_roles, eligible, sample_rng
-from gra_graph.state import CallRecord, InstructionCheck, Review, RoleDraw
+from gra_graph.state import (
+    Adjudication,
+    CallRecord,
+    GraState,
+    InstructionCheck,
+    Review,
+    RoleDraw,
+    Verification,
+)
 
 
 class BenchObserver:
@@ -170,6 +187,16 @@ def restrict_members(config: GraphConfig, names: Sequence[str]) -> GraphConfig:
     return config.model_copy(update={"members": keep})
 
 
+def with_verifiers(config: GraphConfig, mode: Literal["veto", "vote", "off"]) -> GraphConfig:
+    """The graph with its verifiers in ``mode`` (on, in the graph's domains) or ``off``
+    (``--verifiers``)."""
+    if mode == "off":
+        update: dict[str, Any] = {"enabled": False}
+    else:
+        update = {"enabled": True, "mode": mode}
+    return config.model_copy(update={"verifiers": config.verifiers.model_copy(update=update)})
+
+
 def _draws(
     config: GraphConfig, pairs: Sequence[BenchPair], seed: int
 ) -> tuple[dict[str, RoleDraw], str | None]:
@@ -212,7 +239,7 @@ async def run_bench(
         skipped.append("committee+adjudicator skipped: the graph has no model adjudication")
     started = time.perf_counter()
     with open_judge(config, cache_path, members, seed, concurrency, observer) as judge:
-        results = await _judge_all(judge, config, pairs, reviewers, draws, observer)
+        results, verifications = await _judge_all(judge, config, pairs, reviewers, draws, observer)
         report = BenchReport(
             graph=config.name,
             pairs_file=pairs_file,
@@ -220,7 +247,7 @@ async def run_bench(
             config=config,
             settings=[summarize(r, pairs, config) for r in results],
             skipped=skipped,
-            per_pair=_per_pair(pairs, draws, results),
+            per_pair=_per_pair(pairs, draws, results, verifications),
             committee_vs_best_single=compare_to_best_single(results, pairs),
             cache=str(cache_path),
             new_calls=judge.new_calls,
@@ -231,6 +258,41 @@ async def run_bench(
     return report
 
 
+@dataclass
+class _Judgements:
+    """What the first wave found: every reviewer's check and review of every pair, keyed by
+    (member, pair id), and the verification of each pair of a verified domain."""
+
+    checks: dict[tuple[str, str], Judged[InstructionCheck]]
+    reviews: dict[tuple[str, str], Judged[Review]]
+    verifications: dict[str, Judged[Verification]]
+
+    @property
+    def views(self) -> list[ScoreView]:
+        """How scores are read: as the graph reads them, and as written when that differs."""
+        expected = any(r.value.scoring == "expected" for r in self.reviews.values())
+        return ["graph", "sampled"] if expected else ["graph"]
+
+    def checks_of(self, names: Sequence[str], p: BenchPair) -> list[InstructionCheck]:
+        return [self.checks[n, p.id].value for n in names]
+
+    def reviews_of(self, names: Sequence[str], p: BenchPair, view: ScoreView) -> list[Review]:
+        found = [self.reviews[n, p.id].value for n in names]
+        return [as_sampled(r) for r in found] if view == "sampled" else found
+
+    def calls_of(self, names: Sequence[str], p: BenchPair) -> list[CallRecord]:
+        return [c for n in names for c in self.checks[n, p.id].calls + self.reviews[n, p.id].calls]
+
+    def verification_of(self, p: BenchPair) -> Verification | None:
+        found = self.verifications.get(p.id)
+        return None if found is None else found.value
+
+    def record(self, setting: SettingResult, names: Sequence[str], p: BenchPair) -> None:
+        """Keep ``names``' checks, reviews (as the graph reads them) and calls on ``p``."""
+        checks, reviews = self.checks_of(names, p), self.reviews_of(names, p, "graph")
+        setting.record(p.id, checks, reviews, self.calls_of(names, p))
+
+
 async def _judge_all(
     judge: Judge,
     config: GraphConfig,
@@ -238,106 +300,173 @@ async def _judge_all(
     reviewers: list[str],
     draws: dict[str, RoleDraw],
     observer: BenchObserver,
-) -> list[SettingResult]:
-    """Wave 1: every reviewer checks and scores every pair. Wave 2: adjudicate conflicts.
+) -> tuple[list[SettingResult], dict[str, Verification]]:
+    """Wave 1: every reviewer checks and scores every pair, and the verifiers check the pairs of
+    their domains. Wave 2: adjudicate conflicts. Returns the settings and the verifications, by
+    pair id.
 
     Each setting is decided with the scores as the graph reads them and, when it reads them
     ``expected``, again with the integers the same calls wrote (``sampled``); a pair that
     conflicts either way is adjudicated once, and that call serves both.
     """
-    jobs = [(m, p) for p in pairs for m in reviewers]
-    observer.on_planned(2 * len(jobs))
-    answers = await asyncio.gather(
-        *(judge.check(m, p) for m, p in jobs), *(judge.score(m, p) for m, p in jobs)
-    )
-    checks: dict[tuple[str, str], Judged[InstructionCheck]] = {}
-    reviews: dict[tuple[str, str], Judged[Review]] = {}
-    for (m, p), check, review in zip(jobs, answers[: len(jobs)], answers[len(jobs) :], strict=True):
-        checks[m, p.id] = check  # type: ignore[assignment]
-        reviews[m, p.id] = review  # type: ignore[assignment]
-    views: list[ScoreView] = ["graph"]
-    if any(r.value.scoring == "expected" for r in reviews.values()):
-        views.append("sampled")
-
-    def cs_of(names: Sequence[str], p: BenchPair) -> list[InstructionCheck]:
-        return [checks[n, p.id].value for n in names]
-
-    def rs_of(names: Sequence[str], p: BenchPair, view: ScoreView) -> list[Review]:
-        found = [reviews[n, p.id].value for n in names]
-        return [as_sampled(r) for r in found] if view == "sampled" else found
-
-    def calls_of(names: Sequence[str], p: BenchPair) -> list[CallRecord]:
-        return [c for n in names for c in checks[n, p.id].calls + reviews[n, p.id].calls]
-
-    results = []
-    for m in reviewers:
-        single = SettingResult(f"single:{m}", "single", [m])
-        for p in pairs:
-            for view in views:
-                single.outcome(view)[p.id] = decide(
-                    cs_of([m], p), rs_of([m], p, view), config, kind="single"
-                )
-            single.record(p.id, cs_of([m], p), rs_of([m], p, "graph"), calls_of([m], p))
-        results.append(single)
+    found = await _first_wave(judge, config, pairs, reviewers, draws, observer)
+    verifications = {pair_id: v.value for pair_id, v in found.verifications.items()}
+    results = [_single(found, config, pairs, m) for m in reviewers]
     if not draws:
-        return results
+        return results, verifications
+    results.append(_committee(found, config, pairs, draws))
+    adjudicated: dict[str, Judged[Adjudication]] = {}
+    if config.model_adjudicates:  # a person's adjudication is not benched
+        conflicts = [p for p in pairs if _conflicts(found, config, p, draws[p.id].reviewers)]
+        adjudicated = await _adjudicate(judge, found, conflicts, draws, observer)
+        results.append(_committee(found, config, pairs, draws, adjudicated))
+    if config.verifiers.enabled:
+        results.append(_committee(found, config, pairs, draws, adjudicated, verified=True))
+    return results, verifications
 
-    committee = SettingResult("committee", "committee", sorted(reviewers))
-    conflicts: list[BenchPair] = []
+
+async def _first_wave(
+    judge: Judge,
+    config: GraphConfig,
+    pairs: Sequence[BenchPair],
+    reviewers: list[str],
+    draws: dict[str, RoleDraw],
+    observer: BenchObserver,
+) -> _Judgements:
+    jobs = [(m, p) for p in pairs for m in reviewers]
+    verified = [p for p in pairs if p.id in draws and config.verifiers.applies(p.pair.domain)]
+    observer.on_planned(2 * len(jobs) + len(verified))
+    answers, verifications = await asyncio.gather(
+        asyncio.gather(
+            *(judge.check(m, p) for m, p in jobs), *(judge.score(m, p) for m, p in jobs)
+        ),
+        asyncio.gather(*(_verify(judge, p, draws[p.id]) for p in verified)),
+    )
+    found = _Judgements({}, {}, dict(zip((p.id for p in verified), verifications, strict=True)))
+    for (m, p), check, review in zip(jobs, answers[: len(jobs)], answers[len(jobs) :], strict=True):
+        found.checks[m, p.id] = check  # type: ignore[assignment]
+        found.reviews[m, p.id] = review  # type: ignore[assignment]
+    return found
+
+
+async def _verify(judge: Judge, p: BenchPair, draw: RoleDraw) -> Judged[Verification]:
+    """The pair's verification, by the members a run would draw for it (never the Generator
+    its roles drew, as in a run)."""
+    config = judge.ctx.config
+    pair = p.pair
+    count = verifier_calls(pair.domain, pair.instruction, pair.response, config.verifiers)
+    state: GraState = {"roles": draw.model_dump(), "seed_index": p.index, "sample_index": 0}
+    return await judge.verify(verifier_members(config, judge.ctx.run_seed, state, count), p)
+
+
+def _single(
+    found: _Judgements, config: GraphConfig, pairs: Sequence[BenchPair], member: str
+) -> SettingResult:
+    single = SettingResult(f"single:{member}", "single", [member])
     for p in pairs:
-        names = draws[p.id].reviewers
-        for view in views:
-            committee.outcome(view)[p.id] = decide(
-                cs_of(names, p), rs_of(names, p, view), config, kind="committee"
+        for view in found.views:
+            single.outcome(view)[p.id] = decide(
+                found.checks_of([member], p),
+                found.reviews_of([member], p, view),
+                config,
+                kind="single",
             )
-        committee.record(p.id, cs_of(names, p), rs_of(names, p, "graph"), calls_of(names, p))
-        if any(needs_adjudication(cs_of(names, p), rs_of(names, p, v), config) for v in views):
-            conflicts.append(p)
-    results.append(committee)
-    if not config.model_adjudicates:  # a person's adjudication is not benched
-        return results
+        found.record(single, [member], p)
+    return single
 
+
+def _conflicts(found: _Judgements, config: GraphConfig, p: BenchPair, names: list[str]) -> bool:
+    """Whether the committee conflicts on ``p`` when its scores are read either way, with the
+    verifier's vote too when the graph's verifiers vote (a vote can make a conflict)."""
+    checks = found.checks_of(names, p)
+    verification = found.verification_of(p)
+    for view in found.views:
+        reviews = found.reviews_of(names, p, view)
+        if needs_adjudication(checks, reviews, config):
+            return True
+        voted = with_vote(reviews, verification, config)
+        if not vetoes(verification, config) and needs_adjudication(checks, voted, config):
+            return True
+    return False
+
+
+async def _adjudicate(
+    judge: Judge,
+    found: _Judgements,
+    conflicts: Sequence[BenchPair],
+    draws: dict[str, RoleDraw],
+    observer: BenchObserver,
+) -> dict[str, Judged[Adjudication]]:
+    """The drawn adjudicator's call on each conflict, reading the reviewers' reviews as a run's
+    adjudicator does (a verifier's vote is not a review it reads)."""
     observer.on_planned(len(conflicts))
-    adjudications = await asyncio.gather(
+    answers = await asyncio.gather(
         *(
             judge.adjudicate(
                 draws[p.id].adjudicator or "",
                 p,
                 draws[p.id].reviewers,
-                rs_of(draws[p.id].reviewers, p, "graph"),
+                found.reviews_of(draws[p.id].reviewers, p, "graph"),
             )
             for p in conflicts
         )
     )
-    adjudicated = {p.id: a for p, a in zip(conflicts, adjudications, strict=True)}
-    full = SettingResult("committee+adjudicator", "committee+adjudicator", sorted(reviewers))
+    return {p.id: a for p, a in zip(conflicts, answers, strict=True)}
+
+
+def _committee(
+    found: _Judgements,
+    config: GraphConfig,
+    pairs: Sequence[BenchPair],
+    draws: dict[str, RoleDraw],
+    adjudicated: dict[str, Judged[Adjudication]] | None = None,
+    *,
+    verified: bool = False,
+) -> SettingResult:
+    """The committee setting: without an adjudicator (``adjudicated`` is ``None``), with one,
+    or (``verified``) as the graph runs it, with its verifier."""
+    if verified:
+        kind: SettingKind = verifier_kind(config)
+    else:
+        kind = "committee" if adjudicated is None else "committee+adjudicator"
+    setting = SettingResult(kind, kind, sorted(eligible(config, Role.REVIEWER)))
     for p in pairs:
         names = draws[p.id].reviewers
-        a = adjudicated.get(p.id)
-        for view in views:
+        a = (adjudicated or {}).get(p.id)
+        for view in found.views:
             adjudication = None
             if a is not None:
                 adjudication = as_sampled_adjudication(a.value) if view == "sampled" else a.value
-            full.outcome(view)[p.id] = decide(
-                cs_of(names, p),
-                rs_of(names, p, view),
-                config,
-                kind="committee+adjudicator",
-                adjudication=adjudication,
-            )
-        extra = a.calls if a else []
-        full.record(p.id, cs_of(names, p), rs_of(names, p, "graph"), calls_of(names, p) + extra)
-    results.append(full)
-    return results
+            checks, reviews = found.checks_of(names, p), found.reviews_of(names, p, view)
+            if verified:
+                setting.outcome(view)[p.id] = decide_verified(
+                    checks, reviews, found.verification_of(p), config, adjudication=adjudication
+                )
+            else:
+                setting.outcome(view)[p.id] = decide(
+                    checks, reviews, config, kind=kind, adjudication=adjudication
+                )
+        found.record(setting, names, p)
+        verification = found.verifications.get(p.id) if verified else None
+        if verification is not None:
+            setting.calls += verification.calls
+        if a is not None and not (verification and vetoes(verification.value, config)):
+            setting.calls += a.calls
+    return setting
 
 
 def _per_pair(
-    pairs: Sequence[BenchPair], draws: dict[str, RoleDraw], results: list[SettingResult]
+    pairs: Sequence[BenchPair],
+    draws: dict[str, RoleDraw],
+    results: list[SettingResult],
+    verifications: dict[str, Verification],
 ) -> list[dict[str, Any]]:
-    """One row per pair: its label, its committee, and each setting's score and decision."""
+    """One row per pair: its label, its committee, its verification (``null`` where none ran),
+    and each setting's score and decision."""
     rows = []
     for p in pairs:
         draw = draws.get(p.id)
+        v = verifications.get(p.id)
         rows.append(
             {
                 "id": p.id,
@@ -347,6 +476,9 @@ def _per_pair(
                 "defect": p.pair.defect,
                 "reviewers": draw.reviewers if draw else None,
                 "adjudicator": draw.adjudicator if draw else None,
+                "verification": None
+                if v is None
+                else {"outcome": v.outcome, "score": v.score, "reason": v.reason},
                 "results": {
                     r.name: {
                         "score": None

@@ -34,11 +34,19 @@ from gra_graph.llm.members import member_ref
 from gra_graph.nodes.adjudicate import adjudicate
 from gra_graph.nodes.common import current_reviews, feedback_lines
 from gra_graph.nodes.review import check_instruction, score_response
+from gra_graph.nodes.verify import run_verifier
 from gra_graph.roles import derive_seed
-from gra_graph.stages import Stage
-from gra_graph.state import Adjudication, CallRecord, InstructionCheck, Review, ReviewerTask
+from gra_graph.stages import STAGES, Stage
+from gra_graph.state import (
+    Adjudication,
+    CallRecord,
+    InstructionCheck,
+    Review,
+    ReviewerTask,
+    Verification,
+)
 
-T = TypeVar("T", InstructionCheck, Review, Adjudication)
+T = TypeVar("T", InstructionCheck, Review, Adjudication, Verification)
 
 BENCH_RUN_ID = "bench-review"
 
@@ -128,6 +136,48 @@ class Judge:
             return {"item": update["adjudication"], "calls": update["calls"]}
 
         return await self._cached(key, call, Adjudication)
+
+    async def verify(self, members: list[str], pair: BenchPair) -> Judged[Verification]:
+        """The executable verifier's check of the response (docs/verifiers.md), by
+        ``members`` as the ``verify`` node would ask them (one test writer, or one member per
+        independent solution). Cached as one call, whatever the number of model calls."""
+        config = self.ctx.config
+        call_key = (pair.index, 0, "verify", 0)
+        templates = {  # the optional stages are the verifiers'
+            stage.value: self.ctx.prompts[stage].text
+            for stage, spec in STAGES.items()
+            if spec.optional and stage in self.ctx.prompts
+        }
+        settings = {
+            "members": [
+                config.member(m).model_dump(
+                    mode="json", exclude={"roles", *config.member(m).unused_provider_fields()}
+                )
+                for m in members
+            ],
+            "model_files": [member_ref(config.member(m), config.base_dir) for m in members],
+            "budgets": {s: config.budgets.for_stage(Stage(s)) for s in sorted(templates)},
+            "retries": config.generation.structured_retries,
+            # veto or vote only decides what the verdict does: the same check serves both
+            "verifiers": config.verifiers.model_dump(mode="json", exclude={"mode"}),
+        }
+        key = CallKey(
+            member=",".join(members),
+            stage="verify",
+            pair_id=pair.id,
+            prompt_hash=_digest(json.dumps([_values(pair), templates], sort_keys=True)),
+            settings_hash=_digest(json.dumps(settings, sort_keys=True)),
+            seed=derive_seed(self.ctx.run_seed, *call_key, 1),
+        )
+        p = pair.pair
+
+        async def call() -> dict[str, Any]:
+            verification, calls = await run_verifier(
+                self.ctx, members, p.domain, p.instruction, p.response, call_key
+            )
+            return {"item": verification.model_dump(), "calls": [c.model_dump() for c in calls]}
+
+        return await self._cached(key, call, Verification)
 
     def _key(
         self,

@@ -10,6 +10,11 @@ with the rules of :mod:`gra_graph.decision` and the graph's thresholds:
   graph's ``min_valid_reviews``; a conflict is rejected (no adjudicator).
 - ``committee+adjudicator``: the same, but a conflict goes to the drawn adjudicator, who keeps
   the pair iff its own composite reaches tau.
+- ``committee+verifiers`` and ``committee+adjudicator+verifiers``, for a graph with executable
+  verifiers (docs/verifiers.md): the committee setting the graph runs, with the verifier's
+  verdict on pairs of a verified domain as the graph file says: under ``veto`` a failed
+  verification rejects the pair before review and ranks it below every reviewed one (score 0);
+  under ``vote`` a conclusive one is one more review in mu and sigma.
 
 Revise cycles are left out: the bench judges the pair as it is written. Every setting also
 gives each pair a score for ranking: the reviewers' mean composite mu, or the adjudicator's
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from gra_graph.config import CheckRule, GraphConfig, Revise, Thresholds
 from gra_graph.decision import (
@@ -34,10 +39,17 @@ from gra_graph.decision import (
     instruction_check_outcome,
     next_step,
 )
-from gra_graph.state import Adjudication, InstructionCheck, Review
+from gra_graph.state import Adjudication, InstructionCheck, Review, Verification
+from gra_graph.verify.checks import verifier_vote
 
-SettingKind = Literal["single", "committee", "committee+adjudicator"]
-SETTING_KINDS: tuple[SettingKind, ...] = ("single", "committee", "committee+adjudicator")
+SettingKind = Literal[
+    "single",
+    "committee",
+    "committee+adjudicator",
+    "committee+verifiers",
+    "committee+adjudicator+verifiers",
+]
+SETTING_KINDS: tuple[SettingKind, ...] = get_args(SettingKind)
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,7 @@ def decide(
     rules = config.model_copy(
         update={
             "thresholds": thresholds,
-            "adjudication": kind == "committee+adjudicator",
+            "adjudication": kind.startswith("committee+adjudicator"),
             "revise": Revise(max_rounds=0),
         }
     )
@@ -128,6 +140,55 @@ def decide(
         verdict.outcome == "undecided",
         False,
         decision.reason,
+    )
+
+
+def verifier_kind(config: GraphConfig) -> SettingKind:
+    """The setting that decides as a graph with verifiers does."""
+    if config.model_adjudicates:
+        return "committee+adjudicator+verifiers"
+    return "committee+verifiers"
+
+
+def vetoes(verification: Verification | None, config: GraphConfig) -> bool:
+    """Whether ``verification`` rejects its pair before review (a failure under ``veto``)."""
+    return (
+        verification is not None
+        and config.verifiers.mode == "veto"
+        and verification.outcome == "failed"
+    )
+
+
+def with_vote(
+    reviews: Sequence[Review], verification: Verification | None, config: GraphConfig
+) -> list[Review]:
+    """``reviews`` and, under ``verifiers.mode: vote``, the verification's conclusive vote."""
+    if verification is None or config.verifiers.mode != "vote":
+        return list(reviews)
+    vote = verifier_vote(verification, config)
+    return [*reviews, vote] if vote is not None else list(reviews)
+
+
+def decide_verified(
+    checks: Sequence[InstructionCheck],
+    reviews: Sequence[Review],
+    verification: Verification | None,
+    config: GraphConfig,
+    *,
+    adjudication: Adjudication | None = None,
+) -> Outcome:
+    """The decision of the graph's committee setting with its verifier (``verification`` is
+    ``None`` for a pair of a domain the graph does not verify)."""
+    if vetoes(verification, config):
+        assert verification is not None
+        why = f"{verification.verifier} verifier vetoes: {verification.reason}"
+        return Outcome(False, 0.0, False, False, False, why)
+    return decide(
+        checks,
+        with_vote(reviews, verification, config),
+        config,
+        kind=verifier_kind(config),
+        adjudication=adjudication,
     )
 
 

@@ -337,25 +337,27 @@ def judge_math(response: str, answers: Sequence[str | None]) -> Verification:
     return _ruling("math", comparison.agrees, why, details)
 
 
+def verifier_vote(verification: Verification, config: GraphConfig) -> Review | None:
+    """A conclusive verification as a review whose every dimension is 10 x its score
+    (rounded), so its composite enters mu and sigma as one more reviewer's; ``None`` for an
+    inconclusive one, which never counts."""
+    if verification.score is None:
+        return None
+    vote = round(10 * verification.score)
+    return Review(
+        reviewer=f"verifier:{verification.verifier}",
+        model_file=verification.model_file or "sandbox",
+        round=verification.round,
+        scores=dict.fromkeys(config.score_dimensions, vote),
+    )
+
+
 def verifier_votes(state: GraState, config: GraphConfig) -> list[Review]:
-    """With ``verifiers.mode: vote``, this round's conclusive verifications as reviews whose
-    every dimension is 10 x the verification's score (rounded), so the composite enters mu
-    and sigma as one more reviewer's; ``[]`` otherwise."""
+    """With ``verifiers.mode: vote``, this round's conclusive verifications as votes
+    (:func:`verifier_vote`); ``[]`` otherwise."""
     if not config.verifiers.enabled or config.verifiers.mode != "vote":
         return []
     round_ = state.get("round", 0)
-    votes = []
-    for raw in state.get("verifications", []):
-        verification = Verification.model_validate(raw)
-        if verification.round != round_ or verification.score is None:
-            continue
-        vote = round(10 * verification.score)
-        votes.append(
-            Review(
-                reviewer=f"verifier:{verification.verifier}",
-                model_file=verification.model_file or "sandbox",
-                round=round_,
-                scores=dict.fromkeys(config.score_dimensions, vote),
-            )
-        )
-    return votes
+    found = (Verification.model_validate(raw) for raw in state.get("verifications", []))
+    votes = (verifier_vote(v, config) for v in found if v.round == round_)
+    return [v for v in votes if v is not None]
