@@ -447,11 +447,10 @@ def _committee(
                     checks, reviews, config, kind=kind, adjudication=adjudication
                 )
         found.record(setting, names, p)
-        verification = found.verifications.get(p.id) if verified else None
-        if verification is not None:
-            setting.calls += verification.calls
-        if a is not None and not (verification and vetoes(verification.value, config)):
-            setting.calls += a.calls
+        if verified and p.id in found.verifications:
+            setting.calls += found.verifications[p.id].calls
+        if a is not None and any(setting.outcome(v)[p.id].adjudicated for v in found.views):
+            setting.calls += a.calls  # not for a pair a veto rejected, nor one only a vote split
     return setting
 
 
