@@ -309,7 +309,7 @@ async def _judge_all(
     ``expected``, again with the integers the same calls wrote (``sampled``); a pair that
     conflicts either way is adjudicated once, and that call serves both.
     """
-    found = await _first_wave(judge, config, pairs, reviewers, draws, observer)
+    found = await _first_wave(judge, pairs, draws, observer)
     verifications = {pair_id: v.value for pair_id, v in found.verifications.items()}
     results = [_single(found, config, pairs, m) for m in reviewers]
     if not draws:
@@ -326,13 +326,11 @@ async def _judge_all(
 
 
 async def _first_wave(
-    judge: Judge,
-    config: GraphConfig,
-    pairs: Sequence[BenchPair],
-    reviewers: list[str],
-    draws: dict[str, RoleDraw],
-    observer: BenchObserver,
+    judge: Judge, pairs: Sequence[BenchPair], draws: dict[str, RoleDraw], observer: BenchObserver
 ) -> _Judgements:
+    """Every reviewer's check and review of every pair, and the verifications, concurrently."""
+    config = judge.ctx.config
+    reviewers = eligible(config, Role.REVIEWER)
     jobs = [(m, p) for p in pairs for m in reviewers]
     verified = [p for p in pairs if p.id in draws and config.verifiers.applies(p.pair.domain)]
     observer.on_planned(2 * len(jobs) + len(verified))
