@@ -34,7 +34,6 @@ from gra_graph.bench.settings import (
     decide_verified,
     needs_adjudication,
     verifier_kind,
-    vetoes,
     with_vote,
 )
 from gra_graph.bench.summary import SettingResult, compare_to_best_single, summarize
@@ -380,10 +379,10 @@ def _conflicts(found: _Judgements, config: GraphConfig, p: BenchPair, names: lis
     verification = found.verification_of(p)
     for view in found.views:
         reviews = found.reviews_of(names, p, view)
-        if needs_adjudication(checks, reviews, config):
-            return True
-        voted = with_vote(reviews, verification, config)
-        if not vetoes(verification, config) and needs_adjudication(checks, voted, config):
+        voted = with_vote(reviews, verification, config)  # a vote only under vote, never a veto
+        if needs_adjudication(checks, reviews, config) or (
+            len(voted) > len(reviews) and needs_adjudication(checks, voted, config)
+        ):
             return True
     return False
 

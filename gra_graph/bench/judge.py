@@ -29,6 +29,7 @@ from langgraph.runtime import Runtime
 
 from gra_graph.bench.cache import CallKey, JudgeCache
 from gra_graph.bench.pairs import BenchPair
+from gra_graph.config import GraphConfig
 from gra_graph.context import GraContext
 from gra_graph.llm.members import member_ref
 from gra_graph.nodes.adjudicate import adjudicate
@@ -148,14 +149,10 @@ class Judge:
             for stage, spec in STAGES.items()
             if spec.optional and stage in self.ctx.prompts
         }
+        each = [_member_settings(config, m) for m in members]
         settings = {
-            "members": [
-                config.member(m).model_dump(
-                    mode="json", exclude={"roles", *config.member(m).unused_provider_fields()}
-                )
-                for m in members
-            ],
-            "model_files": [member_ref(config.member(m), config.base_dir) for m in members],
+            "members": [m["member"] for m in each],
+            "model_files": [m["model_file"] for m in each],
             "budgets": {s: config.budgets.for_stage(Stage(s)) for s in sorted(templates)},
             "retries": config.generation.structured_retries,
             # veto or vote only decides what the verdict does: the same check serves both
@@ -196,12 +193,8 @@ class Judge:
         """
         config = self.ctx.config
         prompt = self.ctx.prompts[stage].render(values)
-        spec = config.member(member)
         settings: dict[str, Any] = {
-            "member": spec.model_dump(
-                mode="json", exclude={"roles", *spec.unused_provider_fields()}
-            ),
-            "model_file": member_ref(spec, config.base_dir),
+            **_member_settings(config, member),
             "budget": config.budgets.for_stage(stage),
             "retries": config.generation.structured_retries,
             "dimensions": list(config.score_dimensions),
@@ -248,6 +241,15 @@ def _judged(found: dict[str, Any], kind: type[T], *, cached: bool) -> Judged[T]:
     item = kind.model_validate(found["item"])
     calls = found["calls"] if "calls" in found else [found["call"]]  # rows of earlier benches
     return Judged(item, [CallRecord.model_validate(c) for c in calls], cached)
+
+
+def _member_settings(config: GraphConfig, member: str) -> dict[str, Any]:
+    """What a member's calls depend on: its settings but its roles, and its model file."""
+    spec = config.member(member)
+    return {
+        "member": spec.model_dump(mode="json", exclude={"roles", *spec.unused_provider_fields()}),
+        "model_file": member_ref(spec, config.base_dir),
+    }
 
 
 def _values(pair: BenchPair) -> dict[str, object]:

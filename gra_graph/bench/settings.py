@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
 from gra_graph.config import CheckRule, GraphConfig, Revise, Thresholds
 from gra_graph.decision import (
@@ -40,7 +40,7 @@ from gra_graph.decision import (
     next_step,
 )
 from gra_graph.state import Adjudication, InstructionCheck, Review, Verification
-from gra_graph.verify.checks import verifier_vote
+from gra_graph.verify.checks import verifier_vote, veto_reason, vetoes
 
 SettingKind = Literal[
     "single",
@@ -49,7 +49,6 @@ SettingKind = Literal[
     "committee+verifiers",
     "committee+adjudicator+verifiers",
 ]
-SETTING_KINDS: tuple[SettingKind, ...] = get_args(SettingKind)
 
 
 @dataclass(frozen=True)
@@ -150,15 +149,6 @@ def verifier_kind(config: GraphConfig) -> SettingKind:
     return "committee+verifiers"
 
 
-def vetoes(verification: Verification | None, config: GraphConfig) -> bool:
-    """Whether ``verification`` rejects its pair before review (a failure under ``veto``)."""
-    return (
-        verification is not None
-        and config.verifiers.mode == "veto"
-        and verification.outcome == "failed"
-    )
-
-
 def with_vote(
     reviews: Sequence[Review], verification: Verification | None, config: GraphConfig
 ) -> list[Review]:
@@ -179,10 +169,8 @@ def decide_verified(
 ) -> Outcome:
     """The decision of the graph's committee setting with its verifier (``verification`` is
     ``None`` for a pair of a domain the graph does not verify)."""
-    if vetoes(verification, config):
-        assert verification is not None
-        why = f"{verification.verifier} verifier vetoes: {verification.reason}"
-        return Outcome(False, 0.0, False, False, False, why)
+    if verification is not None and vetoes(verification, config.verifiers):
+        return Outcome(False, 0.0, False, False, False, veto_reason(verification))
     return decide(
         checks,
         with_vote(reviews, verification, config),

@@ -32,6 +32,8 @@ from gra_graph.verify.checks import (
     judge_math,
     judge_sql,
     plan_coding,
+    veto_reason,
+    vetoes,
 )
 from gra_graph.verify.sql import Database
 
@@ -190,12 +192,13 @@ async def verify(state: GraState, runtime: Runtime[GraContext]) -> dict[str, Any
         (state["seed_index"], state["sample_index"], "verify", round_),
     )
     verification.round = round_
-    verification.vetoed = settings.mode == "veto" and verification.outcome == "failed"
+    verification.vetoed = vetoes(verification, settings)
     update: dict[str, Any] = {
         "verifications": [verification.model_dump()],
         "calls": [c.model_dump() for c in calls],
     }
     if verification.vetoed:
-        reason = f"{verification.verifier} verifier vetoes: {verification.reason}"
-        update["decision"] = Decision(status="rejected", reason=reason).model_dump()
+        update["decision"] = Decision(
+            status="rejected", reason=veto_reason(verification)
+        ).model_dump()
     return update

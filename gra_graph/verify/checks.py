@@ -337,6 +337,16 @@ def judge_math(response: str, answers: Sequence[str | None]) -> Verification:
     return _ruling("math", comparison.agrees, why, details)
 
 
+def vetoes(verification: Verification, settings: Verifiers) -> bool:
+    """Whether ``verification`` rejects its sample before review (a failure under ``veto``)."""
+    return settings.mode == "veto" and verification.outcome == "failed"
+
+
+def veto_reason(verification: Verification) -> str:
+    """The rejection reason of a sample ``verification`` vetoed."""
+    return f"{verification.verifier} verifier vetoes: {verification.reason}"
+
+
 def verifier_vote(verification: Verification, config: GraphConfig) -> Review | None:
     """A conclusive verification as a review whose every dimension is 10 x its score
     (rounded), so its composite enters mu and sigma as one more reviewer's; ``None`` for an
